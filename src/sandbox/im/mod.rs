@@ -1,0 +1,1 @@
+//! Tencent IM emulator (placeholder).
