@@ -1,5 +1,17 @@
 //! ticket-bridge: bridges Tencent Cloud IM (Chat) and Zendesk.
+//!
+//! `main.rs` only parses the command line; everything else is here so the tests can drive it.
 
+pub mod bridge;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod im;
 pub mod sandbox;
+pub mod store;
+pub mod telemetry;
 pub mod secret;
+pub mod startup;
 pub mod usersig;
+pub mod zendesk;
+pub use startup::Application;

@@ -292,6 +292,11 @@ impl AdminSig {
         self.get_at(unix_now())
     }
 
+    /// Replaces the cached sig now (IM said it expired or was invalidated: 70001/70052).
+    pub fn renew(&self) {
+        self.renew_at(unix_now());
+    }
+
     fn get_at(&self, now: u64) -> Secret {
         let margin = self.validity.as_secs() / 4;
         if let Ok(cur) = self.current.read() {
@@ -299,6 +304,10 @@ impl AdminSig {
                 return cur.0.clone();
             }
         }
+        self.renew_at(now)
+    }
+
+    fn renew_at(&self, now: u64) -> Secret {
         let fresh = self
             .signer
             .generate_at(&self.admin, self.validity.as_secs(), now);

@@ -20,6 +20,8 @@ pub enum Fault {
         status: StatusCode,
         body: serde_json::Value,
     },
+    /// Answer 429 with `Retry-After`, as a rate-limited upstream does, without doing the work.
+    RateLimited { retry_after_secs: u64 },
     /// Do the work (the state changes), then answer 502 as if the response was lost on the way.
     LoseResponse,
     /// Wait this long before handling the request (longer than the client's timeout = a timeout).
@@ -124,6 +126,15 @@ pub async fn middleware(State(faults): State<Faults>, req: Request, next: Next) 
             next.run(req).await
         }
         Some(Fault::Respond { status, body }) => (status, axum::Json(body)).into_response(),
+        Some(Fault::RateLimited { retry_after_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [
+                (header::CONTENT_TYPE, "text/plain".to_owned()),
+                (header::RETRY_AFTER, retry_after_secs.to_string()),
+            ],
+            "emulated: rate limit exceeded",
+        )
+            .into_response(),
         Some(Fault::LoseResponse) => {
             let _done = next.run(req).await;
             Response::builder()

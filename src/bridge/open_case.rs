@@ -1,0 +1,218 @@
+//! A customer opens a case: Zendesk ticket → record → IM group with the customer → greeting.
+//!
+//! The steps run in that order so an IM group never exists for a ticket that was not created.
+//! Each IM step is recorded when done, and is harmless to repeat (the group id is derived from
+//! the ticket, the greeting's `Random` from the ticket id), so a case whose IM steps failed can
+//! be finished later by running [`Bridge::finish_case`] again.
+
+use sha2::{Digest, Sha256};
+
+use super::{Bridge, BridgeError};
+use crate::config::GreetingVia;
+use crate::ids::{GroupId, ImUserId, TicketId};
+use crate::im::types::{group_name, NewGroup, TextMessage};
+use crate::store::TicketRecord;
+use crate::zendesk::types::{NewComment, NewTicket, Requester};
+use crate::zendesk::ZendeskError;
+
+/// Tag put on every ticket the bridge opens.
+pub const TICKET_TAG: &str = "tencent_im";
+/// IM: the group id is taken by a group of someone else (10021) / of the caller (10025).
+const GROUP_ID_IN_USE: i64 = 10021;
+const GROUP_ID_IN_USE_BY_CALLER: i64 = 10025;
+
+/// A validated case from `/createticket`.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub user: ImUserId,
+    pub subject: String,
+    pub description: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// Return the user's unfinished ticket instead of opening a new one, if there is one.
+    pub reuse: bool,
+}
+
+/// The ticket and group a case lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseOutcome {
+    pub ticket_id: TicketId,
+    pub group_id: GroupId,
+    pub reused: bool,
+}
+
+impl Bridge {
+    #[tracing::instrument(skip_all, fields(user_id = %case.user, ticket_id))]
+    pub async fn open_case(&self, case: &NewCase) -> Result<CaseOutcome, BridgeError> {
+        if case.reuse {
+            if let Some(ticket_id) = self.reusable_ticket(&case.user).await? {
+                tracing::Span::current().record("ticket_id", ticket_id.0);
+                tracing::info!("reusing the customer's open ticket");
+                return Ok(CaseOutcome {
+                    ticket_id,
+                    group_id: GroupId::for_ticket(ticket_id),
+                    reused: true,
+                });
+            }
+        }
+        let ticket = self
+            .zendesk
+            .create_ticket(
+                &NewTicket {
+                    subject: case.subject.clone(),
+                    comment: NewComment {
+                        body: case.description.clone(),
+                        public: true,
+                        author_id: None,
+                    },
+                    requester: Requester {
+                        name: case.name.clone(),
+                        email: case.email.clone(),
+                    },
+                    tags: vec![TICKET_TAG.to_owned()],
+                    external_id: Some(format!("tencent_im:{}", case.user)),
+                },
+                None,
+            )
+            .await
+            .map_err(BridgeError::Zendesk)?;
+        let ticket_id = TicketId(ticket.id);
+        tracing::Span::current().record("ticket_id", ticket.id);
+        tracing::info!("Zendesk ticket created");
+        let record = self
+            .store
+            .insert_ticket(ticket_id, &case.user, &case.subject, &ticket.status)
+            .await?;
+        self.finish_case(&record).await?;
+        Ok(CaseOutcome {
+            ticket_id,
+            group_id: GroupId::for_ticket(ticket_id),
+            reused: false,
+        })
+    }
+
+    /// Runs the IM steps of a recorded case that are not done yet: the group with the customer
+    /// in it, then the greeting.
+    pub async fn finish_case(&self, rec: &TicketRecord) -> Result<(), BridgeError> {
+        let ticket = rec.ticket_id;
+        let im_err = |source| BridgeError::Im { ticket, source };
+        let group_id = GroupId::for_ticket(ticket);
+        if rec.group_created_at.is_none() {
+            // The customer normally exists already (logging in with the SDK creates the
+            // account); importing without a nickname makes sure, and leaves a profile alone.
+            self.im
+                .account_import(&rec.user_id, None)
+                .await
+                .map_err(im_err)?;
+            let group = NewGroup {
+                group_id: group_id.to_string(),
+                name: group_name(&rec.subject),
+                group_type: "Public".into(),
+                apply_join_option: "FreeAccess".into(),
+                introduction: Some(introduction(ticket)),
+                members: vec![rec.user_id.clone()],
+            };
+            match self.im.create_group(&group).await {
+                Ok(_) => {}
+                Err(e) if e.code() == Some(GROUP_ID_IN_USE_BY_CALLER) => {}
+                Err(e) if e.code() == Some(GROUP_ID_IN_USE) => {
+                    self.check_group_is_ours(rec, &group_id, e).await?
+                }
+                Err(e) => return Err(im_err(e)),
+            }
+            self.store.mark_group_created(ticket).await?;
+            tracing::info!(group_id = %group_id, "IM group created");
+        }
+        if rec.greeted_at.is_none() {
+            let text = self
+                .greeting
+                .text
+                .replace("{ticket_id}", &ticket.to_string());
+            match self.greeting.via {
+                GreetingVia::Message => self
+                    .im
+                    .send_group_msg(&TextMessage {
+                        group_id: group_id.to_string(),
+                        from: None,
+                        random: greeting_random(ticket),
+                        text,
+                        cloud_custom_data: None,
+                    })
+                    .await
+                    .map(drop),
+                GreetingVia::SystemNotification => {
+                    self.im
+                        .send_group_system_notification(group_id.as_str(), &text)
+                        .await
+                }
+            }
+            .map_err(im_err)?;
+            self.store.mark_greeted(ticket).await?;
+            tracing::info!("greeting posted");
+        }
+        Ok(())
+    }
+
+    /// A group with the ticket's id exists already. It is ours (made by an earlier attempt
+    /// whose answer was lost) if it carries our introduction and has the customer in it.
+    async fn check_group_is_ours(
+        &self,
+        rec: &TicketRecord,
+        group_id: &GroupId,
+        in_use: crate::im::ImError,
+    ) -> Result<(), BridgeError> {
+        let ticket = rec.ticket_id;
+        let infos = self
+            .im
+            .get_group_info(&[group_id.as_str()])
+            .await
+            .map_err(|source| BridgeError::Im { ticket, source })?;
+        let ours = infos.iter().any(|g| {
+            g.error_code == 0
+                && g.introduction == introduction(ticket)
+                && g.member_list.iter().any(|m| m.account == rec.user_id)
+        });
+        if ours {
+            Ok(())
+        } else {
+            Err(BridgeError::Im {
+                ticket,
+                source: in_use,
+            })
+        }
+    }
+
+    /// The newest ticket of `user` that Zendesk says is not solved or closed, finishing its IM
+    /// steps if an earlier attempt left them undone.
+    async fn reusable_ticket(&self, user: &ImUserId) -> Result<Option<TicketId>, BridgeError> {
+        for rec in self.store.open_tickets_of(user).await? {
+            let status = match self.zendesk.get_ticket(rec.ticket_id.0).await {
+                Ok(t) => t.status,
+                // Deleted in Zendesk: nothing to reuse.
+                Err(ZendeskError::NotFound) => "deleted".to_owned(),
+                Err(e) => return Err(BridgeError::Zendesk(e)),
+            };
+            if status != rec.status {
+                self.store.set_status(rec.ticket_id, &status).await?;
+            }
+            if matches!(status.as_str(), "solved" | "closed" | "deleted") {
+                continue;
+            }
+            self.finish_case(&rec).await?;
+            return Ok(Some(rec.ticket_id));
+        }
+        Ok(None)
+    }
+}
+
+/// The group introduction that marks a group as the bridge's own.
+fn introduction(ticket: TicketId) -> String {
+    format!("Zendesk ticket #{ticket}")
+}
+
+/// The greeting's `Random`: the same for every attempt on one ticket, so IM drops a repeat
+/// sent within its 5-minute duplicate window.
+fn greeting_random(ticket: TicketId) -> u32 {
+    let digest = Sha256::digest(format!("greeting:{ticket}"));
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}

@@ -1,0 +1,484 @@
+//! Settings, read from the environment (and `.env`), validated at start.
+//!
+//! Every missing or invalid setting is collected and reported in one message, so an operator
+//! fixes them all in one go. The reference Node backend's variable names (`SUB_DOMAIN`, `EMAIL`,
+//! `TOKEN`, `YOUR_SDKAPPID`, `YOUR_SECRET`, `ADMIN_USERID`) are accepted as fallbacks.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::ids::ImUserId;
+use crate::im::region::Region;
+use crate::secret::Secret;
+use crate::zendesk::ZendeskAuth;
+
+/// One or more settings are missing or invalid; `Display` lists them all.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "invalid configuration ({} problem{}; see .env.example):",
+            self.problems.len(),
+            if self.problems.len() == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How callers of `/createticket` prove who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `Authorization: UserSig <sig>`, verified locally for the request's `userId`.
+    UserSig,
+    /// No check (development only; logged as a warning at start).
+    None,
+}
+
+/// How the greeting is posted to a new group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GreetingVia {
+    /// `send_group_msg` from the admin account (works for every IM customer).
+    Message,
+    /// `send_group_system_notification` (closed to new IM customers; kept for old apps).
+    SystemNotification,
+}
+
+/// Which browser origins may call the bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers: browsers may not call the bridge cross-origin.
+    None,
+    Any,
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ZendeskConfig {
+    pub base_url: String,
+    pub auth: ZendeskAuth,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImConfig {
+    pub sdkappid: u64,
+    pub secret_key: Secret,
+    pub admin_userid: ImUserId,
+    pub base_url: String,
+    pub timeout: Duration,
+}
+
+/// Everything the service needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub database_url: String,
+    pub zendesk: ZendeskConfig,
+    pub im: ImConfig,
+    pub client_auth: ClientAuth,
+    pub cors_allowed_origins: CorsOrigins,
+    pub greeting_text: String,
+    pub greeting_via: GreetingVia,
+}
+
+pub const DEFAULT_GREETING: &str = "Thank you for contacting us. Your case #{ticket_id} has been \
+     opened; an agent will join this chat shortly.";
+
+impl Config {
+    /// Reads the process environment; `.env` must already have been loaded (see `main`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests and the sandbox can supply their own.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader {
+            lookup: &lookup,
+            problems: Vec::new(),
+        };
+
+        let host = r.get(&["HOST"]).unwrap_or_else(|| "0.0.0.0".into());
+        let port = r.parse::<u16>(&["PORT"], "a port number").unwrap_or(15000);
+        let database_url = r
+            .get(&["DATABASE_URL"])
+            .unwrap_or_else(|| "sqlite://ticket-bridge.db".into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            r.problem("DATABASE_URL must start with sqlite: or postgres://");
+        }
+
+        let zendesk = r.zendesk();
+        let im = r.im();
+
+        let client_auth = match r.get(&["CLIENT_AUTH"]).as_deref() {
+            None | Some("usersig") => ClientAuth::UserSig,
+            Some("none") => ClientAuth::None,
+            Some(other) => {
+                r.problem(format!(
+                    "CLIENT_AUTH must be `usersig` or `none`, got `{other}`"
+                ));
+                ClientAuth::UserSig
+            }
+        };
+        let cors_allowed_origins = r.cors();
+        let greeting_text = r
+            .get(&["GREETING_TEXT"])
+            .unwrap_or_else(|| DEFAULT_GREETING.into());
+        let greeting_via = match r.get(&["GREETING_VIA"]).as_deref() {
+            None | Some("message") => GreetingVia::Message,
+            Some("system_notification") => GreetingVia::SystemNotification,
+            Some(other) => {
+                r.problem(format!(
+                    "GREETING_VIA must be `message` or `system_notification`, got `{other}`"
+                ));
+                GreetingVia::Message
+            }
+        };
+
+        match (zendesk, im) {
+            (Some(zendesk), Some(im)) if r.problems.is_empty() => Ok(Config {
+                host,
+                port,
+                database_url,
+                zendesk,
+                im,
+                client_auth,
+                cors_allowed_origins,
+                greeting_text,
+                greeting_via,
+            }),
+            _ => Err(ConfigError {
+                problems: r.problems,
+            }),
+        }
+    }
+}
+
+/// Just the IM app's id and key (for the `usersig` command, which needs nothing else).
+pub fn im_signing_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(u64, Secret), ConfigError> {
+    let mut r = Reader {
+        lookup: &lookup,
+        problems: Vec::new(),
+    };
+    match r.im() {
+        Some(im) => Ok((im.sdkappid, im.secret_key)),
+        None => Err(ConfigError {
+            problems: r.problems,
+        }),
+    }
+}
+
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// The first of `names` that is set to a non-blank value (later names are fallbacks).
+    fn get(&self, names: &[&str]) -> Option<String> {
+        names
+            .iter()
+            .filter_map(|n| (self.lookup)(n))
+            .map(|v| v.trim().to_owned())
+            .find(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, p: impl Into<String>) {
+        self.problems.push(p.into());
+    }
+
+    fn require(&mut self, names: &[&str], what: &str) -> Option<String> {
+        let v = self.get(names);
+        if v.is_none() {
+            self.problem(format!("{} is missing: {what}", alternatives(names)));
+        }
+        v
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, names: &[&str], what: &str) -> Option<T> {
+        let raw = self.get(names)?;
+        match raw.parse() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.problem(format!("{} must be {what}, got `{raw}`", names[0]));
+                None
+            }
+        }
+    }
+
+    fn seconds(&mut self, name: &str, default: u64) -> Duration {
+        match self.parse::<u64>(&[name], "a whole number of seconds") {
+            Some(0) => {
+                self.problem(format!("{name} must be at least 1"));
+                Duration::from_secs(default)
+            }
+            Some(s) => Duration::from_secs(s),
+            None => Duration::from_secs(default),
+        }
+    }
+
+    fn zendesk(&mut self) -> Option<ZendeskConfig> {
+        let base_url = match (
+            self.get(&["ZENDESK_BASE_URL"]),
+            self.get(&["ZENDESK_SUBDOMAIN", "SUB_DOMAIN"]),
+        ) {
+            (Some(url), _) => self.url("ZENDESK_BASE_URL", url),
+            (None, Some(sub)) => {
+                if sub
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                {
+                    Some(format!("https://{sub}.zendesk.com"))
+                } else {
+                    self.problem(format!(
+                        "ZENDESK_SUBDOMAIN must be the bare subdomain (`acme` for acme.zendesk.com), got `{sub}`"
+                    ));
+                    None
+                }
+            }
+            (None, None) => {
+                self.problem(
+                    "ZENDESK_SUBDOMAIN (or SUB_DOMAIN, or ZENDESK_BASE_URL) is missing: your Zendesk account's subdomain",
+                );
+                None
+            }
+        };
+        let auth = match self.get(&["ZENDESK_OAUTH_TOKEN"]) {
+            Some(token) => Some(ZendeskAuth::OAuth {
+                token: Secret::new(token),
+            }),
+            None => {
+                let email = self.require(
+                    &["ZENDESK_EMAIL", "EMAIL"],
+                    "the email of the Zendesk agent the bridge acts as (or set ZENDESK_OAUTH_TOKEN)",
+                );
+                let token = self.require(
+                    &["ZENDESK_API_TOKEN", "TOKEN"],
+                    "a Zendesk API token (or set ZENDESK_OAUTH_TOKEN)",
+                );
+                match (email, token) {
+                    (Some(email), Some(token)) => Some(ZendeskAuth::ApiToken {
+                        email,
+                        token: Secret::new(token),
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        let timeout = self.seconds("ZENDESK_TIMEOUT_SECS", 30);
+        Some(ZendeskConfig {
+            base_url: base_url?,
+            auth: auth?,
+            timeout,
+        })
+    }
+
+    fn im(&mut self) -> Option<ImConfig> {
+        let sdkappid = match self.require(
+            &["IM_SDKAPPID", "YOUR_SDKAPPID"],
+            "the SDKAppID of your Tencent IM application",
+        ) {
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(id) if id > 0 => Some(id),
+                _ => {
+                    self.problem(format!(
+                        "IM_SDKAPPID must be a positive integer, got `{raw}`"
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let secret_key = self
+            .require(
+                &["IM_SECRET_KEY", "YOUR_SECRET"],
+                "the secret key of your Tencent IM application",
+            )
+            .map(Secret::new);
+        let admin_raw = self
+            .get(&["IM_ADMIN_USERID", "ADMIN_USERID"])
+            .unwrap_or_else(|| "administrator".into());
+        let admin_userid = match ImUserId::parse(&admin_raw) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.problem(format!("IM_ADMIN_USERID {e}"));
+                None
+            }
+        };
+        let base_url = match (self.get(&["IM_BASE_URL"]), self.get(&["IM_REGION"])) {
+            (Some(url), _) => self.url("IM_BASE_URL", url),
+            (None, Some(region)) => match region.parse::<Region>() {
+                Ok(r) => Some(r.base_url()),
+                Err(e) => {
+                    self.problem(format!("IM_REGION {e}"));
+                    None
+                }
+            },
+            (None, None) => Some(Region::default().base_url()),
+        };
+        let timeout = self.seconds("IM_TIMEOUT_SECS", 10);
+        Some(ImConfig {
+            sdkappid: sdkappid?,
+            secret_key: secret_key?,
+            admin_userid: admin_userid?,
+            base_url: base_url?,
+            timeout,
+        })
+    }
+
+    fn url(&mut self, name: &str, url: String) -> Option<String> {
+        if url.starts_with("https://") || url.starts_with("http://") {
+            Some(url.trim_end_matches('/').to_owned())
+        } else {
+            self.problem(format!(
+                "{name} must be an http:// or https:// URL, got `{url}`"
+            ));
+            None
+        }
+    }
+
+    fn cors(&mut self) -> CorsOrigins {
+        let Some(raw) = self.get(&["CORS_ALLOWED_ORIGINS"]) else {
+            return CorsOrigins::None;
+        };
+        if raw == "*" {
+            return CorsOrigins::Any;
+        }
+        let mut origins = Vec::new();
+        for o in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let rest = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains('/') => {
+                    origins.push(o.to_owned())
+                }
+                _ => self.problem(format!(
+                    "CORS_ALLOWED_ORIGINS entries must be origins like https://app.example.com (scheme and host, no path), got `{o}`"
+                )),
+            }
+        }
+        CorsOrigins::List(origins)
+    }
+}
+
+fn alternatives(names: &[&str]) -> String {
+    match names {
+        [one] => (*one).to_owned(),
+        [first, rest @ ..] => format!("{first} (or {})", rest.join(", ")),
+        [] => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const MINIMAL: &[(&str, &str)] = &[
+        ("ZENDESK_SUBDOMAIN", "acme"),
+        ("ZENDESK_EMAIL", "bot@acme.test"),
+        ("ZENDESK_API_TOKEN", "zd-token"),
+        ("IM_SDKAPPID", "1400000000"),
+        ("IM_SECRET_KEY", "im-key"),
+    ];
+
+    #[test]
+    fn minimal_settings_get_defaults() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.port, 15000);
+        assert_eq!(c.zendesk.base_url, "https://acme.zendesk.com");
+        assert_eq!(c.zendesk.timeout, Duration::from_secs(30));
+        assert_eq!(c.im.admin_userid.as_str(), "administrator");
+        assert_eq!(c.im.base_url, "https://console.tim.qq.com");
+        assert_eq!(c.client_auth, ClientAuth::UserSig);
+        assert_eq!(c.cors_allowed_origins, CorsOrigins::None);
+        assert_eq!(c.database_url, "sqlite://ticket-bridge.db");
+    }
+
+    #[test]
+    fn reference_backend_names_work_as_fallbacks() {
+        let c = load(&[
+            ("SUB_DOMAIN", "acme"),
+            ("EMAIL", "bot@acme.test"),
+            ("TOKEN", "zd-token"),
+            ("YOUR_SDKAPPID", "1400000001"),
+            ("YOUR_SECRET", "im-key"),
+            ("ADMIN_USERID", "admin1"),
+        ])
+        .unwrap();
+        assert_eq!(c.im.sdkappid, 1_400_000_001);
+        assert_eq!(c.im.admin_userid.as_str(), "admin1");
+        assert!(matches!(c.zendesk.auth, ZendeskAuth::ApiToken { ref email, .. } if email == "bot@acme.test"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = load(&[
+            ("PORT", "eighty"),
+            ("IM_SDKAPPID", "abc"),
+            ("CLIENT_AUTH", "maybe"),
+            ("IM_REGION", "mars"),
+            ("CORS_ALLOWED_ORIGINS", "https://ok.example, ftp://bad"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        for needle in [
+            "PORT",
+            "ZENDESK_SUBDOMAIN",
+            "ZENDESK_EMAIL",
+            "ZENDESK_API_TOKEN",
+            "IM_SDKAPPID",
+            "IM_SECRET_KEY",
+            "CLIENT_AUTH",
+            "IM_REGION",
+            "ftp://bad",
+        ] {
+            assert!(text.contains(needle), "{needle} not named in:\n{text}");
+        }
+        assert_eq!(err.problems.len(), 9, "{text}");
+    }
+
+    #[test]
+    fn oauth_token_replaces_email_and_api_token() {
+        let c = load(&[
+            ("ZENDESK_SUBDOMAIN", "acme"),
+            ("ZENDESK_OAUTH_TOKEN", "oauth-secret"),
+            ("IM_SDKAPPID", "1"),
+            ("IM_SECRET_KEY", "k"),
+            ("IM_REGION", "singapore"),
+        ])
+        .unwrap();
+        assert!(matches!(c.zendesk.auth, ZendeskAuth::OAuth { .. }));
+        assert_eq!(c.im.base_url, "https://adminapisgp.im.qcloud.com");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let c = load(MINIMAL).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("zd-token") && !dbg.contains("im-key"), "{dbg}");
+    }
+}

@@ -1,0 +1,152 @@
+//! Every error the HTTP API answers with, mapped to a status code and a JSON body in one place.
+//!
+//! Body (compatible with the reference backend's envelope, plus a machine-readable `error`):
+//! `{"ActionStatus":"FAIL","ErrorCode":40001,"ErrorInfo":"...","error":{"code":"invalid_json","message":"..."}}`.
+//! Internal causes are logged, never sent to the caller.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::bridge::BridgeError;
+use crate::ids::{GroupId, TicketId};
+use crate::zendesk::ZendeskError;
+
+/// How long a client should wait before retrying when an upstream is down and says nothing.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidContentType(String),
+    #[error("{0}")]
+    InvalidField(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("no route for {0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("Zendesk is unavailable: {message}")]
+    ZendeskUnavailable {
+        message: String,
+        retry_after: Duration,
+    },
+    #[error("Zendesk rejected the ticket: {0}")]
+    ZendeskRejected(String),
+    #[error("Zendesk failed: {0}")]
+    ZendeskFailed(String),
+    /// The ticket was created; its IM group or greeting was not.
+    #[error("Tencent IM failed for ticket {ticket}: {message}")]
+    Im {
+        ticket: TicketId,
+        message: String,
+        retryable: bool,
+    },
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// HTTP status, stable numeric `ErrorCode` and snake_case `error.code`.
+    fn parts(&self) -> (StatusCode, i64, &'static str) {
+        use ApiError::*;
+        match self {
+            InvalidJson(_) => (StatusCode::BAD_REQUEST, 40001, "invalid_json"),
+            InvalidContentType(_) => (StatusCode::BAD_REQUEST, 40002, "invalid_content_type"),
+            InvalidField(_) => (StatusCode::BAD_REQUEST, 40003, "invalid_field"),
+            Unauthorized(_) => (StatusCode::UNAUTHORIZED, 40101, "unauthorized"),
+            NotFound(_) => (StatusCode::NOT_FOUND, 40401, "not_found"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 40501, "method_not_allowed"),
+            PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, 41301, "payload_too_large"),
+            ZendeskRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42201, "zendesk_rejected"),
+            Internal => (StatusCode::INTERNAL_SERVER_ERROR, 50001, "internal_error"),
+            ZendeskFailed(_) => (StatusCode::BAD_GATEWAY, 50201, "zendesk_error"),
+            Im {
+                retryable: false, ..
+            } => (StatusCode::BAD_GATEWAY, 50202, "im_error"),
+            ZendeskUnavailable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, 50301, "zendesk_unavailable")
+            }
+            Im {
+                retryable: true, ..
+            } => (StatusCode::SERVICE_UNAVAILABLE, 50302, "im_unavailable"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, name) = self.parts();
+        let message = self.to_string();
+        let mut body = json!({
+            "ActionStatus": "FAIL",
+            "ErrorCode": code,
+            "ErrorInfo": message,
+            "error": { "code": name, "message": message },
+        });
+        if let ApiError::Im { ticket, .. } = &self {
+            // The ticket exists: tell the client where its case lives.
+            body["TicketId"] = json!(ticket.0);
+            body["GroupId"] = json!(GroupId::for_ticket(*ticket).as_str());
+        }
+        let mut resp = (status, Json(body)).into_response();
+        let retry_after = match &self {
+            ApiError::ZendeskUnavailable { retry_after, .. } => Some(*retry_after),
+            ApiError::Im {
+                retryable: true, ..
+            } => Some(DEFAULT_RETRY_AFTER),
+            _ => None,
+        };
+        if let Some(d) = retry_after {
+            let secs = d.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+impl From<BridgeError> for ApiError {
+    fn from(e: BridgeError) -> Self {
+        match e {
+            BridgeError::Zendesk(z) => {
+                tracing::warn!(error = %z, "Zendesk call failed");
+                match z {
+                    ZendeskError::RateLimited { retry_after } => ApiError::ZendeskUnavailable {
+                        message: z.to_string(),
+                        retry_after,
+                    },
+                    ZendeskError::Rejected { status: 422, .. } => {
+                        ApiError::ZendeskRejected(z.to_string())
+                    }
+                    z if z.is_retryable() => ApiError::ZendeskUnavailable {
+                        message: z.to_string(),
+                        retry_after: DEFAULT_RETRY_AFTER,
+                    },
+                    z => ApiError::ZendeskFailed(z.to_string()),
+                }
+            }
+            BridgeError::Im { ticket, source } => {
+                tracing::warn!(error = %source, ticket_id = ticket.0, "IM call failed");
+                ApiError::Im {
+                    ticket,
+                    message: source.to_string(),
+                    retryable: source.is_retryable(),
+                }
+            }
+            BridgeError::Store(s) => {
+                tracing::error!(error = %s, "store failed");
+                ApiError::Internal
+            }
+        }
+    }
+}

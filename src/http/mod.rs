@@ -1,0 +1,91 @@
+//! The HTTP API: every route is listed in [`router`]; errors become responses in [`error`].
+
+mod auth;
+pub mod case_request;
+mod create_ticket;
+pub mod error;
+mod request_id;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, Method, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::ClientAuthCheck;
+use error::ApiError;
+
+use crate::bridge::Bridge;
+use crate::config::CorsOrigins;
+
+/// Largest request body accepted (413 above it).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub bridge: Arc<Bridge>,
+    pub auth: ClientAuthCheck,
+}
+
+/// All routes and the layers around them.
+pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
+    let router = Router::new()
+        .route("/createticket", post(create_ticket::create_ticket))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    let router = match cors_layer(cors) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    };
+    router
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+            request_id::RandomRequestId,
+        ))
+}
+
+/// Liveness: the process is up and serving.
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("{method} {}", uri.path()))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn cors_layer(origins: &CorsOrigins) -> Option<CorsLayer> {
+    let allow_origin = match origins {
+        CorsOrigins::None => return None,
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => {
+            AllowOrigin::list(list.iter().filter_map(|o| o.parse().ok()))
+        }
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                HeaderName::from_static("idempotency-key"),
+                request_id::X_REQUEST_ID.clone(),
+            ])
+            .expose_headers([request_id::X_REQUEST_ID.clone(), header::RETRY_AFTER]),
+    )
+}

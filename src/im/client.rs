@@ -1,0 +1,322 @@
+//! The Tencent IM REST client.
+//!
+//! Every call is `POST {base}/v4/{service}/{command}?sdkappid&identifier&usersig&random&contenttype=json`
+//! as the app admin (specs/tencent-im.md §2.1). IM answers HTTP 200 for every API-level result
+//! and puts the outcome in the body's `ErrorCode`, so errors are classified from the code:
+//! [`ImError::is_retryable`] says whether trying again later can help.
+//!
+//! Error policy: the admin UserSig travels in the query string, so transport errors are stripped
+//! of their URL before they are kept or logged.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::types::*;
+use crate::usersig::AdminSig;
+
+/// Codes whose descriptions say "retry" (internal errors, timeouts, frequency limits),
+/// specs/tencent-im.md §2.5.
+const RETRYABLE_CODES: &[i64] = &[
+    10002, 10006, 10023, 20004, 20005, 30006, 30007, 40006, 50004, 50005, 60007, 60008, 60011,
+    60018, 60019, 70169, 70500, 90992, 90994, 90995, 91000,
+];
+/// The admin UserSig expired or was invalidated: a fresh sig fixes it.
+const RENEW_SIG_CODES: &[i64] = &[70001, 70052];
+
+/// An IM call that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImError {
+    #[error("IM {command} failed with code {code}: {info}")]
+    Api {
+        command: &'static str,
+        code: i64,
+        info: String,
+    },
+    #[error("IM {command} answered HTTP {status}")]
+    Http { command: &'static str, status: u16 },
+    #[error("IM {command} did not answer in time")]
+    Timeout { command: &'static str },
+    #[error("could not reach IM for {command}: {detail}")]
+    Transport {
+        command: &'static str,
+        detail: String,
+    },
+    #[error("unexpected answer from IM {command}: {detail}")]
+    Decode {
+        command: &'static str,
+        detail: String,
+    },
+}
+
+impl ImError {
+    /// Whether the same call may succeed later (timeouts, transport, 5xx, internal and
+    /// frequency-limit codes); otherwise the request itself is wrong and retrying won't help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ImError::Api { code, .. } => {
+                RETRYABLE_CODES.contains(code) || RENEW_SIG_CODES.contains(code)
+            }
+            ImError::Http { status, .. } => *status >= 500 || *status == 429,
+            ImError::Timeout { .. } | ImError::Transport { .. } => true,
+            ImError::Decode { .. } => false,
+        }
+    }
+
+    /// IM's error code, for API-level failures.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            ImError::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = ImError> = std::result::Result<T, E>;
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "ErrorCode", default)]
+    error_code: i64,
+    #[serde(rename = "ErrorInfo", default)]
+    error_info: String,
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+/// Calls the IM REST API as the app admin.
+pub struct ImClient {
+    http: reqwest::Client,
+    base_url: String,
+    sdkappid: u64,
+    admin: AdminSig,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ImClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImClient")
+            .field("base_url", &self.base_url)
+            .field("sdkappid", &self.sdkappid)
+            .field("admin", &self.admin.admin())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImClient {
+    /// `http` is the process's shared, pooled client; `timeout` bounds each call.
+    pub fn new(
+        http: reqwest::Client,
+        base_url: impl Into<String>,
+        sdkappid: u64,
+        admin: AdminSig,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            http,
+            base_url: base_url.into(),
+            sdkappid,
+            admin,
+            timeout,
+        }
+    }
+
+    /// The admin account the bridge acts as.
+    pub fn admin(&self) -> &str {
+        self.admin.admin()
+    }
+
+    /// Creates the account (idempotent). Without `nick` an existing profile is left as it is.
+    pub async fn account_import(&self, user_id: &str, nick: Option<&str>) -> Result<()> {
+        self.call::<Empty>(
+            "im_open_login_svc/account_import",
+            &AccountImport { user_id, nick },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Creates the group; returns its id.
+    pub async fn create_group(&self, group: &NewGroup) -> Result<String> {
+        let body = CreateGroup {
+            group_type: &group.group_type,
+            name: &group.name,
+            group_id: &group.group_id,
+            apply_join_option: &group.apply_join_option,
+            introduction: group.introduction.as_deref(),
+            member_list: group
+                .members
+                .iter()
+                .map(|m| Member { member_account: m })
+                .collect(),
+        };
+        self.call::<CreateGroupResponse>("group_open_http_svc/create_group", &body)
+            .await
+            .map(|r| r.group_id)
+    }
+
+    pub async fn add_group_member(
+        &self,
+        group_id: &str,
+        members: &[&str],
+        silence: bool,
+    ) -> Result<Vec<MemberResult>> {
+        let body = AddGroupMember {
+            group_id,
+            silence: u8::from(silence),
+            member_list: members
+                .iter()
+                .map(|m| Member { member_account: m })
+                .collect(),
+        };
+        self.call::<AddGroupMemberResponse>("group_open_http_svc/add_group_member", &body)
+            .await
+            .map(|r| r.member_list)
+    }
+
+    /// Removes members; removing someone who is not a member succeeds.
+    pub async fn delete_group_member(
+        &self,
+        group_id: &str,
+        members: &[&str],
+        reason: Option<&str>,
+        silence: bool,
+    ) -> Result<()> {
+        let body = DeleteGroupMember {
+            group_id,
+            silence: u8::from(silence),
+            reason,
+            members,
+        };
+        self.call::<Empty>("group_open_http_svc/delete_group_member", &body)
+            .await
+            .map(drop)
+    }
+
+    pub async fn send_group_msg(&self, msg: &TextMessage) -> Result<SentMessage> {
+        let body = SendGroupMsg {
+            group_id: &msg.group_id,
+            from_account: msg.from.as_deref(),
+            random: msg.random,
+            msg_body: [TextElem {
+                msg_type: "TIMTextElem",
+                msg_content: TextContent { text: &msg.text },
+            }],
+            cloud_custom_data: msg.cloud_custom_data.as_deref(),
+        };
+        self.call("group_open_http_svc/send_group_msg", &body).await
+    }
+
+    /// A system notice to every member (closed to IM customers who started after 2024).
+    pub async fn send_group_system_notification(&self, group_id: &str, content: &str) -> Result<()> {
+        self.call::<Empty>(
+            "group_open_http_svc/send_group_system_notification",
+            &SystemNotification { group_id, content },
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Up to 50 groups; each entry carries its own error code (non-zero = no such group).
+    pub async fn get_group_info(&self, group_ids: &[&str]) -> Result<Vec<GroupInfo>> {
+        self.call::<GetGroupInfoResponse>(
+            "group_open_http_svc/get_group_info",
+            &GetGroupInfo {
+                group_id_list: group_ids,
+            },
+        )
+        .await
+        .map(|r| r.group_info)
+    }
+
+    pub async fn destroy_group(&self, group_id: &str) -> Result<()> {
+        self.call::<Empty>("group_open_http_svc/destroy_group", &GroupIdOnly { group_id })
+            .await
+            .map(drop)
+    }
+
+    /// Up to `count` (≤ 20) messages, newest first, with seq ≤ `before_seq` when given.
+    pub async fn group_msg_get_simple(
+        &self,
+        group_id: &str,
+        count: u32,
+        before_seq: Option<u64>,
+    ) -> Result<History> {
+        self.call(
+            "group_open_http_svc/group_msg_get_simple",
+            &GroupMsgGetSimple {
+                group_id,
+                req_msg_number: count,
+                req_msg_seq: before_seq,
+            },
+        )
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, body), err(level = "debug"))]
+    async fn call<T: DeserializeOwned>(
+        &self,
+        command: &'static str,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        let sdkappid = self.sdkappid.to_string();
+        let random = rand::random::<u32>().to_string();
+        let usersig = self.admin.get();
+        let response = self
+            .http
+            .post(format!("{}/v4/{command}", self.base_url))
+            .query(&[
+                ("sdkappid", sdkappid.as_str()),
+                ("identifier", self.admin.admin()),
+                ("usersig", usersig.expose()),
+                ("random", random.as_str()),
+                ("contenttype", "json"),
+            ])
+            .timeout(self.timeout)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| transport_error(command, e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ImError::Http {
+                command,
+                status: status.as_u16(),
+            });
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(command, e))?;
+        let decode = |e: serde_json::Error| ImError::Decode {
+            command,
+            detail: e.to_string(),
+        };
+        let envelope: Envelope = serde_json::from_slice(&bytes).map_err(decode)?;
+        if envelope.error_code != 0 {
+            if RENEW_SIG_CODES.contains(&envelope.error_code) {
+                self.admin.renew();
+            }
+            return Err(ImError::Api {
+                command,
+                code: envelope.error_code,
+                info: envelope.error_info,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(decode)
+    }
+}
+
+/// The URL carries the admin UserSig: never keep it in an error.
+fn transport_error(command: &'static str, e: reqwest::Error) -> ImError {
+    if e.is_timeout() {
+        ImError::Timeout { command }
+    } else {
+        ImError::Transport {
+            command,
+            detail: e.without_url().to_string(),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! `ticket-bridge sandbox`: the bridge and emulators of both upstreams in one process, so a
+//! newcomer without a Zendesk or Tencent account can try every flow.
+
+use std::collections::HashMap;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::im::{ImEmulator, ImEmulatorConfig};
+use super::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
+use crate::config::{Config, ConfigError};
+use crate::secret::Secret;
+use crate::startup::{self, Application, StartupError};
+use crate::usersig::UserSigner;
+
+pub const SANDBOX_SDKAPPID: u64 = 1_400_000_000;
+pub const SANDBOX_ADMIN: &str = "administrator";
+pub const SANDBOX_ZENDESK_EMAIL: &str = "bridge@sandbox.zendesk.test";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("could not start an emulator: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+}
+
+/// Runs until Ctrl-C / SIGTERM. The bridge listens on `PORT` (15000); emulators on free ports.
+pub async fn run() -> Result<(), SandboxError> {
+    let im_key = Secret::new(random_hex(32));
+    let zendesk_token = Secret::new(random_hex(20));
+    let im = ImEmulator::new(ImEmulatorConfig::new(
+        SANDBOX_SDKAPPID,
+        im_key.clone(),
+        SANDBOX_ADMIN,
+    ));
+    let zendesk = ZendeskEmulator::new(ZendeskEmulatorConfig::new(
+        SANDBOX_ZENDESK_EMAIL,
+        zendesk_token.clone(),
+    ));
+    let agent_id = zendesk.seed_agent("Sam Agent", "sam@sandbox.zendesk.test");
+    let im_served = super::serve(im.router(), 0).await?;
+    let zendesk_served = super::serve(zendesk.router(), 0).await?;
+    let inspect_served = super::serve(inspect_router(im.clone(), zendesk.clone()), 0).await?;
+
+    // The emulators forget everything when the sandbox stops, so the bridge's database must too.
+    let db = std::env::temp_dir().join(format!("ticket-bridge-sandbox-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+
+    let mut vars: HashMap<&str, String> = HashMap::from([
+        ("HOST", "127.0.0.1".to_owned()),
+        ("DATABASE_URL", format!("sqlite://{}", db.display())),
+        ("ZENDESK_BASE_URL", zendesk_served.base_url.clone()),
+        ("ZENDESK_EMAIL", SANDBOX_ZENDESK_EMAIL.to_owned()),
+        ("ZENDESK_API_TOKEN", zendesk_token.expose().to_owned()),
+        ("IM_BASE_URL", im_served.base_url.clone()),
+        ("IM_SDKAPPID", SANDBOX_SDKAPPID.to_string()),
+        ("IM_SECRET_KEY", im_key.expose().to_owned()),
+        ("IM_ADMIN_USERID", SANDBOX_ADMIN.to_owned()),
+        ("CLIENT_AUTH", "usersig".to_owned()),
+    ]);
+    // The bridge's own knobs may still be set from the environment.
+    for name in ["PORT", "GREETING_TEXT", "GREETING_VIA", "CORS_ALLOWED_ORIGINS"] {
+        if let Ok(v) = std::env::var(name) {
+            vars.insert(name, v);
+        }
+    }
+    let config = Config::from_lookup(|k| vars.get(k).cloned())?;
+    let app = Application::build(config).await?;
+
+    let bridge = format!("http://127.0.0.1:{}", app.port());
+    let sig = UserSigner::new(SANDBOX_SDKAPPID, im_key).generate("alice", 86_400);
+    println!(
+        r#"
+ticket-bridge sandbox is running (Ctrl-C to stop)
+
+  bridge            {bridge}
+  Zendesk emulator  {zd}   (agent "Sam Agent" has id {agent_id})
+  IM emulator       {im}   (SDKAppID {SANDBOX_SDKAPPID}, admin "{SANDBOX_ADMIN}")
+  inspect state     {inspect}/zendesk/tickets   {inspect}/im/groups
+
+Open a case as the customer "alice" (the UserSig below is alice's, valid for a day):
+
+curl -sS -X POST {bridge}/createticket \
+  -H 'Content-Type: application/json' \
+  -H 'Authorization: UserSig {sig}' \
+  -d '{{"userId":"alice","caseInfo":{{"subject":"Refund","desc":"Order 42 arrived broken","name":"Alice","email":"alice@example.com"}}}}'
+
+Then look at the ticket and the group it made:
+
+curl -sS {inspect}/zendesk/tickets
+curl -sS {inspect}/im/groups
+"#,
+        zd = zendesk_served.base_url,
+        im = im_served.base_url,
+        inspect = inspect_served.base_url,
+        sig = sig.expose(),
+    );
+    let result = app.run_until(startup::shutdown_signal()).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    Ok(result?)
+}
+
+/// Read-only views of the emulators' state, so a visitor can see what the bridge did.
+fn inspect_router(im: ImEmulator, zendesk: ZendeskEmulator) -> Router {
+    Router::new()
+        .route(
+            "/zendesk/tickets",
+            get(move || {
+                let zendesk = zendesk.clone();
+                async move { Json(json!({ "tickets": zendesk.tickets() })) }
+            }),
+        )
+        .route(
+            "/im/groups",
+            get(move || {
+                let im = im.clone();
+                async move { Json(json!({ "groups": im.groups() })) }
+            }),
+        )
+}
+
+fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}

@@ -1,0 +1,59 @@
+//! Schema migrations, applied in order at start; each runs once, in its own transaction.
+
+use sqlx::AnyPool;
+
+use super::{now_ms, Result, StoreError};
+
+/// `(version, statements)`; append new versions, never edit applied ones.
+const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE tickets (
+            ticket_id BIGINT PRIMARY KEY,
+            group_id TEXT NOT NULL UNIQUE,
+            user_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            group_created_at BIGINT,
+            greeted_at BIGINT
+        )",
+        "CREATE INDEX tickets_by_user ON tickets (user_id, created_at)",
+    ],
+)];
+
+pub(super) async fn run(pool: &AnyPool) -> Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    for (version, statements) in MIGRATIONS {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(pool)
+                .await?;
+        if applied.is_some() {
+            continue;
+        }
+        let fail = |source| StoreError::Migration {
+            version: *version,
+            source,
+        };
+        let mut tx = pool.begin().await.map_err(fail)?;
+        for sql in *statements {
+            sqlx::query(sql).execute(&mut *tx).await.map_err(fail)?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}

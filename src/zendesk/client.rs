@@ -1,0 +1,295 @@
+//! The Zendesk Support API client.
+//!
+//! Retry policy, all inside one deadline per call (`ZENDESK_TIMEOUT_SECS`):
+//! - 429: wait what `Retry-After` says (Zendesk did not process the request), then retry;
+//! - 5xx, timeouts and transport errors: retry with jittered exponential backoff — but a
+//!   `POST` is only retried when it carries an `Idempotency-Key` (or never reached Zendesk),
+//!   because otherwise a lost response would open a second ticket;
+//! - every other error is permanent and returned at once, classified ([`ZendeskError`]).
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::types::*;
+use crate::secret::Secret;
+
+/// How the bridge authenticates to Zendesk.
+#[derive(Debug, Clone)]
+pub enum ZendeskAuth {
+    /// `{email}/token:{token}` as HTTP Basic.
+    ApiToken { email: String, token: Secret },
+    /// `Authorization: Bearer {token}`.
+    OAuth { token: Secret },
+}
+
+/// A Zendesk call that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ZendeskError {
+    #[error("Zendesk rejected the bridge's credentials (401)")]
+    Unauthorized,
+    #[error("Zendesk refused the request (403): {0}")]
+    Forbidden(String),
+    #[error("Zendesk has no such record (404)")]
+    NotFound,
+    #[error("Zendesk rejected the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("Zendesk says the idempotency key was used for a different request")]
+    IdempotencyConflict,
+    #[error("Zendesk rate limit reached; retry after {}s", retry_after.as_secs())]
+    RateLimited { retry_after: Duration },
+    #[error("Zendesk is unavailable (HTTP {status})")]
+    Unavailable { status: u16 },
+    #[error("Zendesk did not answer in time")]
+    Timeout,
+    #[error("could not reach Zendesk: {0}")]
+    Transport(String),
+    #[error("unexpected answer from Zendesk: {0}")]
+    Decode(String),
+}
+
+impl ZendeskError {
+    /// Whether the same request may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ZendeskError::RateLimited { .. }
+                | ZendeskError::Unavailable { .. }
+                | ZendeskError::Timeout
+                | ZendeskError::Transport(_)
+        )
+    }
+
+    /// Retrying is safe even when the request is not idempotent: Zendesk never processed it.
+    fn was_not_processed(&self) -> bool {
+        matches!(self, ZendeskError::RateLimited { .. })
+    }
+}
+
+pub type Result<T, E = ZendeskError> = std::result::Result<T, E>;
+
+/// Without a `Retry-After` header, a 429 waits this long.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Calls one Zendesk account's Support API.
+#[derive(Debug, Clone)]
+pub struct ZendeskClient {
+    http: reqwest::Client,
+    base_url: String,
+    auth: ZendeskAuth,
+    timeout: Duration,
+}
+
+impl ZendeskClient {
+    /// `base_url` is `https://{subdomain}.zendesk.com` (or an emulator); `timeout` is the
+    /// deadline of one call, retries included.
+    pub fn new(
+        http: reqwest::Client,
+        base_url: impl Into<String>,
+        auth: ZendeskAuth,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            http,
+            base_url: base_url.into(),
+            auth,
+            timeout,
+        }
+    }
+
+    /// Creates a ticket. With an `idempotency_key`, a repeated call (same key, same ticket)
+    /// returns the first ticket instead of opening another, for Zendesk's two-hour key window.
+    pub async fn create_ticket(
+        &self,
+        ticket: &NewTicket,
+        idempotency_key: Option<&str>,
+    ) -> Result<Ticket> {
+        let body = TicketEnvelope { ticket };
+        self.send::<TicketResponse>(
+            Method::POST,
+            "/api/v2/tickets",
+            Some(&body),
+            idempotency_key,
+        )
+        .await
+        .map(|r| r.ticket)
+    }
+
+    pub async fn get_ticket(&self, id: u64) -> Result<Ticket> {
+        self.send::<TicketResponse>(
+            Method::GET,
+            &format!("/api/v2/tickets/{id}"),
+            None::<&()>,
+            None,
+        )
+        .await
+        .map(|r| r.ticket)
+    }
+
+    pub async fn update_ticket(&self, id: u64, update: &TicketUpdate) -> Result<Ticket> {
+        let body = TicketEnvelope { ticket: update };
+        self.send::<TicketResponse>(
+            Method::PUT,
+            &format!("/api/v2/tickets/{id}"),
+            Some(&body),
+            None,
+        )
+        .await
+        .map(|r| r.ticket)
+    }
+
+    pub async fn get_user(&self, id: u64) -> Result<User> {
+        self.send::<UserResponse>(
+            Method::GET,
+            &format!("/api/v2/users/{id}"),
+            None::<&()>,
+            None,
+        )
+        .await
+        .map(|r| r.user)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, body, idempotency_key), err(level = "debug"))]
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        idempotency_key: Option<&str>,
+    ) -> Result<T> {
+        // PUT replaces fields and GET reads, so repeating them is harmless; POST is only safe
+        // to repeat under an idempotency key.
+        let repeatable = method != Method::POST || idempotency_key.is_some();
+        let deadline = Instant::now() + self.timeout;
+        let mut attempt: u32 = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let mut req = self
+                .authorize(self.http.request(method.clone(), format!("{}{path}", self.base_url)))
+                .header(reqwest::header::ACCEPT, "application/json")
+                .timeout(remaining);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            if let Some(key) = idempotency_key {
+                req = req.header("Idempotency-Key", key);
+            }
+            let err = match self.attempt(req).await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            if !err.is_retryable() || !(repeatable || err.was_not_processed()) {
+                return Err(err);
+            }
+            let wait = match &err {
+                ZendeskError::RateLimited { retry_after } => *retry_after,
+                _ => backoff(attempt),
+            };
+            if Instant::now() + wait >= deadline {
+                return Err(err);
+            }
+            tracing::debug!(error = %err, wait_ms = wait.as_millis() as u64, "retrying Zendesk call");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
+        let resp = req.send().await.map_err(transport_error)?;
+        let status = resp.status();
+        let retry_after = retry_after(resp.headers());
+        let bytes = resp.bytes().await.map_err(transport_error)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| ZendeskError::Decode(e.to_string()));
+        }
+        // Zendesk sends some errors as text/plain (429 among them): a body that is not JSON
+        // still yields a classified error.
+        let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
+        Err(match status {
+            StatusCode::UNAUTHORIZED => ZendeskError::Unauthorized,
+            StatusCode::FORBIDDEN => ZendeskError::Forbidden(body.summary()),
+            StatusCode::NOT_FOUND => ZendeskError::NotFound,
+            StatusCode::TOO_MANY_REQUESTS => ZendeskError::RateLimited {
+                retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+            },
+            StatusCode::BAD_REQUEST if body.error == "IdempotentRequestError" => {
+                ZendeskError::IdempotencyConflict
+            }
+            s if s.is_server_error() => ZendeskError::Unavailable { status: s.as_u16() },
+            s => ZendeskError::Rejected {
+                status: s.as_u16(),
+                message: body.summary(),
+            },
+        })
+    }
+
+    fn authorize(&self, req: RequestBuilder) -> RequestBuilder {
+        match &self.auth {
+            ZendeskAuth::ApiToken { email, token } => {
+                req.basic_auth(format!("{email}/token"), Some(token.expose()))
+            }
+            ZendeskAuth::OAuth { token } => req.bearer_auth(token.expose()),
+        }
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> ZendeskError {
+    if e.is_timeout() {
+        ZendeskError::Timeout
+    } else {
+        ZendeskError::Transport(e.without_url().to_string())
+    }
+}
+
+/// `Retry-After` in seconds (Zendesk sends whole seconds).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// Full-jitter exponential backoff: uniform in [0, min(max, base·2^attempt)].
+fn backoff(attempt: u32) -> Duration {
+    let cap = BACKOFF_BASE
+        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        .min(BACKOFF_MAX);
+    let ms = rand::thread_rng().gen_range(0..=cap.as_millis() as u64);
+    Duration::from_millis(ms.max(10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 0..40 {
+            let cap = BACKOFF_BASE
+                .saturating_mul(1 << attempt.min(16))
+                .min(BACKOFF_MAX);
+            assert!(backoff(attempt) <= cap.max(Duration::from_millis(10)));
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+}

@@ -1,0 +1,6 @@
+//! Zendesk: the Support API client the bridge calls Zendesk with.
+
+pub mod client;
+pub mod types;
+
+pub use client::{ZendeskAuth, ZendeskClient, ZendeskError};

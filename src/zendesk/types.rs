@@ -1,0 +1,134 @@
+//! Zendesk Support API bodies (field names per the OpenAPI document, `TicketCreateInput`,
+//! `TicketUpdateInput`, `TicketObject`, `UserObject`).
+
+use serde::{Deserialize, Serialize};
+
+/// A ticket to create through the Tickets API.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewTicket {
+    pub subject: String,
+    pub comment: NewComment,
+    /// Creates the end user when the email is new.
+    pub requester: Requester,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Requester {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewComment {
+    pub body: String,
+    pub public: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<u64>,
+}
+
+/// Changes to a ticket; `None` fields are left alone.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TicketUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<NewComment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee_id: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TicketEnvelope<T> {
+    pub ticket: T,
+}
+
+/// The fields of a Zendesk ticket the bridge reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Ticket {
+    pub id: u64,
+    #[serde(default)]
+    pub subject: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub requester_id: Option<u64>,
+    #[serde(default)]
+    pub assignee_id: Option<u64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+impl Ticket {
+    /// Solved and closed tickets are finished: a customer's new case does not reuse them.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "solved" | "closed")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TicketResponse {
+    pub ticket: Ticket,
+}
+
+/// The fields of a Zendesk user the bridge reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserResponse {
+    pub user: User,
+}
+
+/// Zendesk's JSON error body (`{"error": "...", "description": "...", "details": {...}}`).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub error: serde_json::Value,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl ErrorBody {
+    /// `"RecordInvalid: Record validation errors (requester: Email is invalid)"`.
+    pub fn summary(&self) -> String {
+        let mut out = match &self.error {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::from("error"),
+            other => other.to_string(),
+        };
+        if let Some(d) = &self.description {
+            out.push_str(": ");
+            out.push_str(d);
+        }
+        let details: Vec<String> = self
+            .details
+            .iter()
+            .flatten()
+            .flat_map(|(field, errs)| {
+                errs.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.get("description").and_then(|d| d.as_str()))
+                    .map(move |d| format!("{field}: {d}"))
+            })
+            .collect();
+        if !details.is_empty() {
+            out.push_str(&format!(" ({})", details.join("; ")));
+        }
+        out
+    }
+}

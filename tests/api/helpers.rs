@@ -1,0 +1,230 @@
+//! Spawns the bridge on a random port against both emulators (over real HTTP) with its own
+//! SQLite file, and offers one helper per endpoint.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use ticket_bridge::config::Config;
+use ticket_bridge::sandbox::im::{ImEmulator, ImEmulatorConfig};
+use ticket_bridge::sandbox::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
+use ticket_bridge::sandbox::{serve, Served};
+use ticket_bridge::secret::Secret;
+use ticket_bridge::im::ImClient;
+use ticket_bridge::usersig::{AdminSig, UserSigner};
+use ticket_bridge::zendesk::{ZendeskAuth, ZendeskClient};
+use ticket_bridge::Application;
+
+pub const SDKAPPID: u64 = 1_400_000_000;
+pub const IM_KEY: &str = "test-im-secret-key-5bd2850fff3ecb11d7c805251c51ee46";
+pub const ADMIN: &str = "administrator";
+pub const ZENDESK_EMAIL: &str = "bridge@acme.test";
+pub const ZENDESK_TOKEN: &str = "test-zendesk-api-token-8f14e45fceea167a";
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub im: ImEmulator,
+    pub zendesk: ZendeskEmulator,
+    pub signer: UserSigner,
+    pub db: TempDb,
+    pub im_url: String,
+    pub zendesk_url: String,
+    _im_served: Served,
+    _zendesk_served: Served,
+}
+
+/// A SQLite file removed when the test ends.
+pub struct TempDb(pub PathBuf);
+
+impl TempDb {
+    pub fn new() -> Self {
+        Self(std::env::temp_dir().join(format!(
+            "ticket-bridge-test-{}-{:016x}.db",
+            std::process::id(),
+            rand::random::<u64>()
+        )))
+    }
+
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.0.display())
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+/// The emulators, served, with the settings that point the bridge at them.
+pub struct Upstreams {
+    pub im: ImEmulator,
+    pub zendesk: ZendeskEmulator,
+    pub im_served: Served,
+    pub zendesk_served: Served,
+}
+
+impl Upstreams {
+    pub async fn start() -> Self {
+        let im = ImEmulator::new(ImEmulatorConfig::new(SDKAPPID, Secret::new(IM_KEY), ADMIN));
+        let zendesk =
+            ZendeskEmulator::new(ZendeskEmulatorConfig::new(ZENDESK_EMAIL, Secret::new(ZENDESK_TOKEN)));
+        let im_served = serve(im.router(), 0).await.expect("serve IM emulator");
+        let zendesk_served = serve(zendesk.router(), 0).await.expect("serve Zendesk emulator");
+        Self {
+            im,
+            zendesk,
+            im_served,
+            zendesk_served,
+        }
+    }
+
+    /// Environment for a bridge using these emulators.
+    pub fn env(&self, db: &TempDb) -> HashMap<String, String> {
+        [
+            ("HOST", "127.0.0.1".to_owned()),
+            ("PORT", "0".to_owned()),
+            ("DATABASE_URL", db.url()),
+            ("ZENDESK_BASE_URL", self.zendesk_served.base_url.clone()),
+            ("ZENDESK_EMAIL", ZENDESK_EMAIL.to_owned()),
+            ("ZENDESK_API_TOKEN", ZENDESK_TOKEN.to_owned()),
+            ("ZENDESK_TIMEOUT_SECS", "3".to_owned()),
+            ("IM_BASE_URL", self.im_served.base_url.clone()),
+            ("IM_SDKAPPID", SDKAPPID.to_string()),
+            ("IM_SECRET_KEY", IM_KEY.to_owned()),
+            ("IM_ADMIN_USERID", ADMIN.to_owned()),
+            ("IM_TIMEOUT_SECS", "2".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after `customize` has changed its environment.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let upstreams = Upstreams::start().await;
+    let db = TempDb::new();
+    let mut env = upstreams.env(&db);
+    customize(&mut env);
+    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid test config");
+    let app = Application::build(config).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        address,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client"),
+        im: upstreams.im,
+        zendesk: upstreams.zendesk,
+        signer: UserSigner::new(SDKAPPID, Secret::new(IM_KEY)),
+        db,
+        im_url: upstreams.im_served.base_url.clone(),
+        zendesk_url: upstreams.zendesk_served.base_url.clone(),
+        _im_served: upstreams.im_served,
+        _zendesk_served: upstreams.zendesk_served,
+    }
+}
+
+impl TestApp {
+    /// A valid UserSig for `user`.
+    pub fn usersig(&self, user: &str) -> String {
+        self.signer.generate(user, 3600).expose().to_owned()
+    }
+
+    /// `POST /createticket` as the body's `userId`, with that user's valid UserSig.
+    pub async fn create_ticket(&self, body: &Value) -> reqwest::Response {
+        let user = body["userId"].as_str().unwrap_or("nobody");
+        self.http
+            .post(format!("{}/createticket", self.address))
+            .header("Authorization", format!("UserSig {}", self.usersig(user)))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `POST /createticket` with exactly these headers and raw body.
+    pub async fn post_raw(&self, headers: &[(&str, String)], body: impl Into<reqwest::Body>) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}/createticket", self.address)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// A Zendesk client acting as the bridge's admin, for arranging state (e.g. solving a ticket).
+    pub fn zendesk_client(&self) -> ZendeskClient {
+        zendesk_client(&self.zendesk_url, ZENDESK_TOKEN)
+    }
+
+    /// An IM client acting as the app admin.
+    pub fn im_client(&self) -> ImClient {
+        im_client(&self.im_url, Duration::from_secs(2))
+    }
+
+    /// Nothing reached either upstream's state.
+    pub fn assert_nothing_created(&self) {
+        assert!(self.zendesk.tickets().is_empty(), "no Zendesk ticket expected");
+        assert!(self.im.groups().is_empty(), "no IM group expected");
+    }
+}
+
+pub fn zendesk_client(base_url: &str, token: &str) -> ZendeskClient {
+    ZendeskClient::new(
+        reqwest::Client::new(),
+        base_url,
+        ZendeskAuth::ApiToken {
+            email: ZENDESK_EMAIL.to_owned(),
+            token: Secret::new(token),
+        },
+        Duration::from_secs(3),
+    )
+}
+
+pub fn im_client(base_url: &str, timeout: Duration) -> ImClient {
+    let signer = UserSigner::new(SDKAPPID, Secret::new(IM_KEY));
+    ImClient::new(
+        reqwest::Client::new(),
+        base_url,
+        SDKAPPID,
+        AdminSig::new(signer, ADMIN, Duration::from_secs(3600)),
+        timeout,
+    )
+}
+
+pub fn case(user: &str) -> Value {
+    json!({
+        "userId": user,
+        "caseInfo": {
+            "subject": "Refund",
+            "desc": "Order 42 arrived broken",
+            "name": "Alice Example",
+            "email": format!("{user}@example.com"),
+        }
+    })
+}
+
+/// Asserts the error envelope and returns the body.
+pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let body: Value = resp.json().await.expect("JSON error body");
+    assert_eq!(body["ActionStatus"], "FAIL", "{body}");
+    assert_ne!(body["ErrorCode"], 0, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["ErrorInfo"].as_str().is_some_and(|s| !s.is_empty()),
+        "{body}"
+    );
+    body
+}

@@ -1,0 +1,121 @@
+//! Runs the real binary at trace level through a full flow (success, a forged UserSig, an IM
+//! failure) and searches everything it logged for secrets.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use ticket_bridge::sandbox::faults::{Fault, FaultRule};
+
+use crate::helpers::{case, TempDb, Upstreams, IM_KEY, ZENDESK_TOKEN};
+
+#[tokio::test]
+async fn no_secret_ever_reaches_the_logs() {
+    let up = Upstreams::start().await;
+    let db = TempDb::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ticket-bridge"))
+        .arg("serve")
+        .current_dir(std::env::temp_dir())
+        .env_clear()
+        .envs(up.env(&db))
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let (tx, rx) = mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stdout.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    let mut logs = Vec::new();
+    let port = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no 'listening' line; logs so far:\n{}", logs.join("\n")));
+        let found = line
+            .contains("ticket-bridge listening")
+            .then(|| line.split("port=").nth(1).and_then(|p| p.split_whitespace().next()).map(str::to_owned))
+            .flatten();
+        logs.push(line);
+        if let Some(p) = found {
+            break p;
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let signer = ticket_bridge::usersig::UserSigner::new(
+        crate::helpers::SDKAPPID,
+        ticket_bridge::secret::Secret::new(IM_KEY),
+    );
+    let alice_sig = signer.generate("alice", 3600).expose().to_owned();
+
+    let ok = http
+        .post(format!("{base}/createticket"))
+        .header("Authorization", format!("UserSig {alice_sig}"))
+        .json(&case("alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let forged = http
+        .post(format!("{base}/createticket"))
+        .header("Authorization", format!("UserSig {alice_sig}"))
+        .json(&case("mallory"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    up.im.faults().inject(FaultRule::always(
+        "",
+        Fault::Respond {
+            status: StatusCode::OK,
+            body: json!({"ActionStatus": "FAIL", "ErrorCode": 70001, "ErrorInfo": "UserSig expired"}),
+        },
+    ));
+    let failed = http
+        .post(format!("{base}/createticket"))
+        .header("Authorization", format!("UserSig {}", signer.generate("bob", 3600).expose()))
+        .json(&case("bob"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 503);
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    logs.extend(rx.iter());
+    let text = logs.join("\n");
+
+    assert!(text.contains("Zendesk ticket created"), "the run was logged:\n{text}");
+    assert!(text.contains("IM call failed"), "the failure was logged:\n{text}");
+    for (what, secret) in [
+        ("IM secret key", IM_KEY),
+        ("Zendesk API token", ZENDESK_TOKEN),
+        ("client UserSig", alice_sig.as_str()),
+    ] {
+        assert!(!text.contains(secret), "{what} leaked into the logs");
+    }
+    // Every UserSig (the admin's included) is base64 of zlib data, which starts with "eJ".
+    let sig_like = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "*-_".contains(c)))
+        .find(|w| w.starts_with("eJ") && w.len() > 60);
+    assert_eq!(sig_like, None, "a UserSig leaked into the logs");
+    assert!(!text.to_lowercase().contains("usersig="), "a signed IM URL leaked");
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}/token:{ZENDESK_TOKEN}", crate::helpers::ZENDESK_EMAIL),
+    );
+    assert!(!text.contains(&basic), "the Zendesk Authorization header leaked");
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: the bridge on a random port against the emulators over real HTTP.
+
+mod client_auth;
+mod create_ticket;
+mod helpers;
+mod http_basics;
+mod im_client;
+mod logs;
+mod upstream_failures;
+mod usersig_interop;
+mod zendesk_client;

@@ -1,0 +1,146 @@
+//! When Zendesk or IM fail, the caller gets a clear 5xx naming which one, and no IM group
+//! exists for a ticket that was not created.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use ticket_bridge::sandbox::faults::{Fault, FaultRule};
+
+use crate::helpers::{assert_error, case, spawn_app, spawn_app_with};
+
+fn server_error() -> Fault {
+    Fault::Respond {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        body: json!({"error": "ServiceUnavailable"}),
+    }
+}
+
+#[tokio::test]
+async fn zendesk_down_is_a_503_with_retry_after_and_no_group() {
+    let app = spawn_app().await;
+    app.zendesk.faults().inject(FaultRule::always("", server_error()));
+
+    let resp = app.create_ticket(&case("alice")).await;
+
+    assert!(resp.headers().contains_key("retry-after"));
+    let err = assert_error(resp, 503, "zendesk_unavailable").await;
+    assert!(err["ErrorInfo"].as_str().unwrap().contains("Zendesk"));
+    assert!(app.im.groups().is_empty());
+    assert_eq!(app.im.calls("group_open_http_svc/create_group"), 0);
+}
+
+#[tokio::test]
+async fn a_zendesk_timeout_is_a_503() {
+    let app = spawn_app_with(|env| {
+        env.insert("ZENDESK_TIMEOUT_SECS".into(), "1".into());
+    })
+    .await;
+    app.zendesk
+        .faults()
+        .inject(FaultRule::always("", Fault::Delay(Duration::from_secs(3))));
+
+    let resp = app.create_ticket(&case("alice")).await;
+
+    assert_error(resp, 503, "zendesk_unavailable").await;
+    assert!(app.im.groups().is_empty());
+}
+
+#[tokio::test]
+async fn zendesk_rate_limit_is_a_503_passing_on_retry_after() {
+    let app = spawn_app().await;
+    app.zendesk.faults().inject(FaultRule::always(
+        "",
+        Fault::RateLimited {
+            retry_after_secs: 45,
+        },
+    ));
+
+    let resp = app.create_ticket(&case("alice")).await;
+
+    assert_eq!(resp.headers()["retry-after"], "45");
+    assert_error(resp, 503, "zendesk_unavailable").await;
+    assert!(app.im.groups().is_empty());
+}
+
+#[tokio::test]
+async fn wrong_zendesk_credentials_are_a_502_that_says_so() {
+    let app = spawn_app_with(|env| {
+        env.insert("ZENDESK_API_TOKEN".into(), "not-the-token".into());
+    })
+    .await;
+
+    let resp = app.create_ticket(&case("alice")).await;
+
+    let err = assert_error(resp, 502, "zendesk_error").await;
+    assert!(err["ErrorInfo"].as_str().unwrap().contains("credentials"), "{err}");
+    app.assert_nothing_created();
+}
+
+#[tokio::test]
+async fn a_transient_zendesk_failure_on_a_read_is_retried() {
+    let app = spawn_app().await;
+    let first: Value = app.create_ticket(&case("alice")).await.json().await.unwrap();
+    app.zendesk
+        .faults()
+        .inject(FaultRule::new("/api/v2/tickets/", server_error(), 2));
+    let mut again = case("alice");
+    again["reuse"] = json!(true);
+
+    let resp = app.create_ticket(&again).await;
+
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["TicketId"], first["TicketId"]);
+}
+
+#[tokio::test]
+async fn im_down_is_a_503_naming_im_with_the_ticket_that_was_made() {
+    let app = spawn_app().await;
+    app.im.faults().inject(FaultRule::always(
+        "",
+        Fault::Respond {
+            status: StatusCode::OK,
+            body: json!({"ActionStatus": "FAIL", "ErrorCode": 10002, "ErrorInfo": "internal error"}),
+        },
+    ));
+
+    let resp = app.create_ticket(&case("alice")).await;
+
+    assert_eq!(resp.status(), 503);
+    let err = assert_error(resp, 503, "im_unavailable").await;
+    let ticket = app.zendesk.tickets()[0].id;
+    assert_eq!(err["TicketId"], ticket);
+    assert_eq!(err["GroupId"], format!("ZENDESK#{ticket}"));
+    assert!(err["ErrorInfo"].as_str().unwrap().contains("IM"), "{err}");
+    assert!(app.im.groups().is_empty());
+}
+
+#[tokio::test]
+async fn an_im_rejection_is_a_502() {
+    let app = spawn_app().await;
+    app.im.faults().inject(FaultRule::always(
+        "create_group",
+        Fault::Respond {
+            status: StatusCode::OK,
+            body: json!({"ActionStatus": "FAIL", "ErrorCode": 10004, "ErrorInfo": "invalid parameters"}),
+        },
+    ));
+
+    let resp = app.create_ticket(&case("alice")).await;
+
+    assert_error(resp, 502, "im_error").await;
+}
+
+#[tokio::test]
+async fn im_unreachable_is_a_503() {
+    let app = spawn_app_with(|env| {
+        // A port nothing listens on.
+        env.insert("IM_BASE_URL".into(), "http://127.0.0.1:9".into());
+    })
+    .await;
+
+    let resp = app.create_ticket(&case("alice")).await;
+
+    assert_error(resp, 503, "im_unavailable").await;
+}
