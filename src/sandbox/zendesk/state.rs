@@ -1,0 +1,227 @@
+//! The emulated account's data: users, tickets and their comments, id sequences. Lives behind
+//! the emulator's one mutex; nothing here awaits.
+
+use std::collections::BTreeMap;
+
+use super::idempotency::IdempotencyKeys;
+use super::limits::Limits;
+use super::{Comment, Ticket, User};
+
+/// Ticket ids start here (spec: "ids start at 1").
+const FIRST_TICKET_ID: u64 = 1;
+/// User ids live in their own range so a user id is never mistaken for a ticket id.
+const FIRST_USER_ID: u64 = 10_000;
+/// Comment, audit and audit-event ids share one sequence, far from both of the above.
+const FIRST_EVENT_ID: u64 = 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    EndUser,
+    Agent,
+    Admin,
+}
+
+impl Role {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::EndUser => "end-user",
+            Self::Agent => "agent",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Agents and admins may use the Tickets API and be assigned tickets.
+    pub(super) fn is_staff(self) -> bool {
+        matches!(self, Self::Agent | Self::Admin)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct UserRecord {
+    pub id: u64,
+    pub name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub verified: bool,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// Legacy ticket status values (OAS `TicketObject.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    New,
+    Open,
+    Pending,
+    Hold,
+    Solved,
+    Closed,
+}
+
+impl Status {
+    pub(super) fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new" => Self::New,
+            "open" => Self::Open,
+            "pending" => Self::Pending,
+            "hold" => Self::Hold,
+            "solved" => Self::Solved,
+            "closed" => Self::Closed,
+            _ => return None,
+        })
+    }
+
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Hold => "hold",
+            Self::Solved => "solved",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CommentRecord {
+    pub id: u64,
+    pub author_id: u64,
+    /// Plain text (`body`/`plain_body`).
+    pub body: String,
+    pub html_body: String,
+    pub public: bool,
+    pub audit_id: u64,
+    pub created_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct TicketRecord {
+    pub id: u64,
+    pub subject: String,
+    pub description: String,
+    pub status: Status,
+    pub priority: Option<String>,
+    pub kind: Option<String>,
+    pub requester_id: u64,
+    pub submitter_id: u64,
+    pub assignee_id: Option<u64>,
+    pub tags: Vec<String>,
+    pub external_id: Option<String>,
+    pub comments: Vec<CommentRecord>,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// Everything the emulated account holds.
+#[derive(Debug)]
+pub(super) struct Store {
+    pub users: BTreeMap<u64, UserRecord>,
+    pub tickets: BTreeMap<u64, TicketRecord>,
+    pub idempotency: IdempotencyKeys,
+    pub limits: Limits,
+    next_user_id: u64,
+    next_ticket_id: u64,
+    next_event_id: u64,
+}
+
+impl Store {
+    pub(super) fn new(limits: Limits) -> Self {
+        Self {
+            users: BTreeMap::new(),
+            tickets: BTreeMap::new(),
+            idempotency: IdempotencyKeys::default(),
+            limits,
+            next_user_id: FIRST_USER_ID,
+            next_ticket_id: FIRST_TICKET_ID,
+            next_event_id: FIRST_EVENT_ID,
+        }
+    }
+
+    pub(super) fn user_by_email(&self, email: &str) -> Option<&UserRecord> {
+        self.users.values().find(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
+    }
+
+    /// Adds a user and returns its id. Email uniqueness is the caller's business.
+    pub(super) fn add_user(
+        &mut self,
+        name: &str,
+        email: Option<&str>,
+        role: Role,
+        verified: bool,
+        now_ms: u64,
+    ) -> u64 {
+        let id = self.next_user_id;
+        self.next_user_id += 1;
+        self.users.insert(
+            id,
+            UserRecord {
+                id,
+                name: name.to_owned(),
+                email: email.map(str::to_owned),
+                role,
+                verified,
+                created_ms: now_ms,
+                updated_ms: now_ms,
+            },
+        );
+        id
+    }
+
+    pub(super) fn next_ticket_id(&mut self) -> u64 {
+        let id = self.next_ticket_id;
+        self.next_ticket_id += 1;
+        id
+    }
+
+    /// A fresh id for a comment, an audit or an audit event.
+    pub(super) fn next_event_id(&mut self) -> u64 {
+        let id = self.next_event_id;
+        self.next_event_id += 1;
+        id
+    }
+}
+
+impl From<&UserRecord> for User {
+    fn from(u: &UserRecord) -> Self {
+        Self {
+            id: u.id,
+            name: u.name.clone(),
+            email: u.email.clone(),
+            role: u.role.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<&TicketRecord> for Ticket {
+    fn from(t: &TicketRecord) -> Self {
+        Self {
+            id: t.id,
+            subject: t.subject.clone(),
+            description: t.description.clone(),
+            status: t.status.as_str().to_owned(),
+            requester_id: t.requester_id,
+            submitter_id: t.submitter_id,
+            assignee_id: t.assignee_id,
+            tags: t.tags.clone(),
+            external_id: t.external_id.clone(),
+            comments: t
+                .comments
+                .iter()
+                .map(|c| Comment {
+                    id: c.id,
+                    author_id: c.author_id,
+                    body: c.body.clone(),
+                    public: c.public,
+                    created_at: super::clock::iso8601(c.created_ms),
+                })
+                .collect(),
+            created_at: super::clock::iso8601(t.created_ms),
+            updated_at: super::clock::iso8601(t.updated_ms),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The writable fields of a ticket (OAS `TicketCreateInput` ⊃ `TicketUpdateInput`), read from
+//! the request with their JSON types checked. Unknown fields are ignored, as Zendesk does.
+//!
+//! JSON types are checked strictly (a string where an integer is documented is refused), which
+//! is stricter than Zendesk's Rails coercion: a client that passes here passes there.
+
+use serde_json::{Map, Value};
+
+use super::errors::FieldError;
+use super::state::Status;
+
+const PRIORITIES: [&str; 4] = ["urgent", "high", "normal", "low"];
+const TYPES: [&str; 4] = ["problem", "incident", "question", "task"];
+
+#[derive(Debug, Default)]
+pub(super) struct CommentInput {
+    pub body: Option<String>,
+    pub html_body: Option<String>,
+    pub public: Option<bool>,
+    pub author_id: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct RequesterInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A field that can be left alone, cleared (JSON `null`) or set.
+pub(super) type Patch<T> = Option<Option<T>>;
+
+#[derive(Debug, Default)]
+pub(super) struct TicketInput {
+    pub subject: Option<String>,
+    pub comment: Option<CommentInput>,
+    pub requester: Option<RequesterInput>,
+    pub requester_id: Option<u64>,
+    pub submitter_id: Option<u64>,
+    pub assignee_id: Patch<u64>,
+    pub assignee_email: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub external_id: Patch<String>,
+    pub status: Option<Status>,
+    pub priority: Patch<String>,
+    pub kind: Patch<String>,
+}
+
+/// Reads the ticket object; type errors are pushed to `errors`.
+pub(super) fn parse(root: &Map<String, Value>, errors: &mut Vec<FieldError>) -> TicketInput {
+    let mut r = Reader { root, errors };
+    TicketInput {
+        subject: r.string("subject").flatten(),
+        comment: r.comment(),
+        requester: r.requester(),
+        requester_id: r.id("requester_id").flatten(),
+        submitter_id: r.id("submitter_id").flatten(),
+        assignee_id: r.id("assignee_id"),
+        assignee_email: r.string("assignee_email").flatten(),
+        tags: r.tags(),
+        external_id: r.string("external_id"),
+        status: r.status(),
+        priority: r.one_of("priority", &PRIORITIES),
+        kind: r.one_of("type", &TYPES),
+    }
+}
+
+struct Reader<'a> {
+    root: &'a Map<String, Value>,
+    errors: &'a mut Vec<FieldError>,
+}
+
+impl Reader<'_> {
+    fn invalid(&mut self, field: &'static str) {
+        self.errors.push(FieldError::invalid(
+            field,
+            format!("{}: is invalid", label(field)),
+        ));
+    }
+
+    fn string(&mut self, field: &'static str) -> Patch<String> {
+        match self.root.get(field)? {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(s.clone())),
+            _ => {
+                self.invalid(field);
+                None
+            }
+        }
+    }
+
+    fn id(&mut self, field: &'static str) -> Patch<u64> {
+        match self.root.get(field)? {
+            Value::Null => Some(None),
+            Value::Number(n) if n.as_u64().is_some_and(|v| v > 0) => Some(n.as_u64()),
+            _ => {
+                self.invalid(field);
+                None
+            }
+        }
+    }
+
+    fn one_of(&mut self, field: &'static str, allowed: &[&str]) -> Patch<String> {
+        match self.string(field)? {
+            None => Some(None),
+            Some(v) if allowed.contains(&v.as_str()) => Some(Some(v)),
+            Some(_) => {
+                self.invalid(field);
+                None
+            }
+        }
+    }
+
+    fn status(&mut self) -> Option<Status> {
+        match self.root.get("status")? {
+            Value::String(s) if Status::parse(s).is_some() => Status::parse(s),
+            _ => {
+                self.invalid("status");
+                None
+            }
+        }
+    }
+
+    fn tags(&mut self) -> Option<Vec<String>> {
+        match self.root.get("tags")? {
+            Value::Null => Some(Vec::new()),
+            Value::Array(items) => {
+                let mut raw = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(s) => raw.push(s.as_str()),
+                        _ => {
+                            self.invalid("tags");
+                            return None;
+                        }
+                    }
+                }
+                Some(normalize_tags(raw))
+            }
+            _ => {
+                self.invalid("tags");
+                None
+            }
+        }
+    }
+
+    fn comment(&mut self) -> Option<CommentInput> {
+        let obj = match self.root.get("comment")? {
+            Value::Null => return None,
+            Value::Object(obj) => obj,
+            _ => {
+                self.invalid("comment");
+                return None;
+            }
+        };
+        let mut sub = Reader {
+            root: obj,
+            errors: &mut *self.errors,
+        };
+        let public = match obj.get("public") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                sub.invalid("public");
+                None
+            }
+        };
+        Some(CommentInput {
+            body: sub.string("body").flatten(),
+            html_body: sub.string("html_body").flatten(),
+            public,
+            author_id: sub.id("author_id").flatten(),
+        })
+    }
+
+    fn requester(&mut self) -> Option<RequesterInput> {
+        let obj = match self.root.get("requester")? {
+            Value::Null => return None,
+            Value::Object(obj) => obj,
+            _ => {
+                self.invalid("requester");
+                return None;
+            }
+        };
+        let mut sub = Reader {
+            root: obj,
+            errors: &mut *self.errors,
+        };
+        let name = sub.string("name").flatten();
+        let email = sub.string("email").flatten();
+        // Nested type errors are reported on `requester`, where Zendesk puts requester errors.
+        for e in self.errors.iter_mut() {
+            if e.field == "name" || e.field == "email" {
+                e.field = "requester";
+            }
+        }
+        Some(RequesterInput { name, email })
+    }
+}
+
+/// Zendesk tags: lower case, no whitespace (a tag with spaces becomes several tags), no
+/// duplicates, in first-seen order. UNCONFIRMED: the splitting of tags with spaces.
+pub(super) fn normalize_tags<'a>(raw: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in raw.into_iter().flat_map(str::split_whitespace) {
+        let tag = tag.to_lowercase();
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    out
+}
+
+/// `assignee_id` → `Assignee`, as Zendesk words its validation messages.
+pub(super) fn label(field: &str) -> String {
+    let base = match field {
+        "assignee_id" | "requester_id" | "submitter_id" | "author_id" => {
+            field.trim_end_matches("_id")
+        }
+        other => other,
+    }
+    .replace('_', " ");
+    let mut chars = base.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(v: Value) -> (TicketInput, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let input = match v {
+            Value::Object(m) => parse(&m, &mut errors),
+            _ => TicketInput::default(),
+        };
+        (input, errors)
+    }
+
+    #[test]
+    fn reads_documented_fields_and_ignores_unknown_ones() {
+        let (t, errors) = read(json!({
+            "subject": "Hi", "comment": {"body": "b", "public": false, "author_id": 5},
+            "requester": {"name": "A", "email": "a@example.com"}, "assignee_id": null,
+            "tags": ["One", "two three", "one"], "external_id": "x", "status": "pending",
+            "priority": "high", "type": "task", "no_such_field": {"x": 1}
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(t.subject.as_deref(), Some("Hi"));
+        assert_eq!(t.comment.as_ref().and_then(|c| c.public), Some(false));
+        assert_eq!(t.comment.as_ref().and_then(|c| c.author_id), Some(5));
+        assert_eq!(t.assignee_id, Some(None));
+        assert_eq!(
+            t.tags,
+            Some(vec!["one".into(), "two".into(), "three".into()])
+        );
+        assert_eq!(t.status, Some(Status::Pending));
+        assert_eq!(t.priority, Some(Some("high".into())));
+        assert_eq!(t.kind, Some(Some("task".into())));
+    }
+
+    #[test]
+    fn wrong_types_and_values_are_field_errors() {
+        let (_, errors) = read(json!({
+            "assignee_id": "12", "status": "closed-ish", "priority": "meh", "tags": "a b",
+            "comment": {"public": "yes"}, "requester": {"email": 5}
+        }));
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        for f in [
+            "assignee_id",
+            "status",
+            "priority",
+            "tags",
+            "public",
+            "requester",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn labels_read_like_zendesk() {
+        assert_eq!(label("assignee_id"), "Assignee");
+        assert_eq!(label("external_id"), "External id");
+        assert_eq!(label("status"), "Status");
+    }
+}
