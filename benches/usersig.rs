@@ -62,7 +62,11 @@ fn main() {
         black_box(signer.generate(black_box("xiaojun"), 86_400));
     });
     let verify = measure(|| {
-        black_box(signer.verify(black_box("xiaojun"), black_box(sig.expose())).is_ok());
+        black_box(
+            signer
+                .verify(black_box("xiaojun"), black_box(sig.expose()))
+                .is_ok(),
+        );
     });
 
     println!("{:<34} {:>12} {:>10}", "benchmark", "ns/call", "ratio");

@@ -237,10 +237,7 @@ impl Reader<'_> {
         ) {
             (Some(url), _) => self.url("ZENDESK_BASE_URL", url),
             (None, Some(sub)) => {
-                if sub
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-                {
+                if sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                     Some(format!("https://{sub}.zendesk.com"))
                 } else {
                     self.problem(format!(
@@ -431,7 +428,9 @@ mod tests {
         .unwrap();
         assert_eq!(c.im.sdkappid, 1_400_000_001);
         assert_eq!(c.im.admin_userid.as_str(), "admin1");
-        assert!(matches!(c.zendesk.auth, ZendeskAuth::ApiToken { ref email, .. } if email == "bot@acme.test"));
+        assert!(
+            matches!(c.zendesk.auth, ZendeskAuth::ApiToken { ref email, .. } if email == "bot@acme.test")
+        );
     }
 
     #[test]
@@ -479,6 +478,9 @@ mod tests {
     fn secrets_do_not_show_in_debug_output() {
         let c = load(MINIMAL).unwrap();
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("zd-token") && !dbg.contains("im-key"), "{dbg}");
+        assert!(
+            !dbg.contains("zd-token") && !dbg.contains("im-key"),
+            "{dbg}"
+        );
     }
 }

@@ -72,7 +72,12 @@ fn usersig(user: &str, expire: u64) -> ExitCode {
     match config::im_signing_from_lookup(|k| std::env::var(k).ok()) {
         Ok((sdkappid, key)) => {
             // Printing the sig is this command's purpose; it never goes to the log.
-            println!("{}", UserSigner::new(sdkappid, key).generate(user, expire).expose());
+            println!(
+                "{}",
+                UserSigner::new(sdkappid, key)
+                    .generate(user, expire)
+                    .expose()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

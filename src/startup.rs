@@ -92,7 +92,10 @@ impl Application {
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
-            .map_err(|source| StartupError::Bind { addr: addr.clone(), source })?;
+            .map_err(|source| StartupError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
         let port = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?
@@ -115,7 +118,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await

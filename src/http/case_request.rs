@@ -27,8 +27,7 @@ pub fn parse(body: &[u8]) -> Result<NewCase, ApiError> {
     };
 
     let user_id = required_str(&root, "userId", "userId")?;
-    let user =
-        ImUserId::parse(user_id).map_err(|e| invalid(format!("userId {e}")))?;
+    let user = ImUserId::parse(user_id).map_err(|e| invalid(format!("userId {e}")))?;
 
     let case_info = match root.get("caseInfo") {
         Some(Value::Object(m)) => m,
@@ -105,7 +104,11 @@ fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError::InvalidField(msg.into())
 }
 
-fn required_str<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a str, ApiError> {
+fn required_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a str, ApiError> {
     optional_str(obj, key, path)?.ok_or_else(|| invalid(format!("{path} is required")))
 }
 
@@ -134,7 +137,10 @@ fn default_subject(description: &str) -> String {
 /// A pragmatic check: one `@`, a non-empty local part, a dotted domain, no spaces or
 /// characters that need quoting. Zendesk makes the final call.
 fn is_valid_email(e: &str) -> bool {
-    if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || "<>()[]\\,;:\"".contains(c)) {
+    if e.len() > 254
+        || e.chars()
+            .any(|c| c.is_whitespace() || "<>()[]\\,;:\"".contains(c))
+    {
         return false;
     }
     let Some((local, domain)) = e.split_once('@') else {
@@ -167,7 +173,9 @@ mod tests {
 
     #[test]
     fn defaults_fill_optional_fields() {
-        let c = parse(br#"{"userId":"bob","caseInfo":{"desc":"\n  My order is late  \nsecond line"}}"#).unwrap();
+        let c =
+            parse(br#"{"userId":"bob","caseInfo":{"desc":"\n  My order is late  \nsecond line"}}"#)
+                .unwrap();
         assert_eq!(c.subject, "My order is late");
         assert_eq!(c.name, DEFAULT_NAME);
         assert_eq!(c.email, None);
@@ -180,19 +188,36 @@ mod tests {
         assert!(err("[1]").contains("JSON object"));
         assert!(err(r#"{"caseInfo":{"desc":"x"}}"#).contains("userId is required"));
         assert!(err(r#"{"userId":5,"caseInfo":{"desc":"x"}}"#).contains("userId must be a string"));
-        assert!(err(r#"{"userId":"","caseInfo":{"desc":"x"}}"#).contains("userId must not be empty"));
-        assert!(err(&format!(r#"{{"userId":"{}","caseInfo":{{"desc":"x"}}}}"#, "a".repeat(33))).contains("32 bytes"));
+        assert!(
+            err(r#"{"userId":"","caseInfo":{"desc":"x"}}"#).contains("userId must not be empty")
+        );
+        assert!(err(&format!(
+            r#"{{"userId":"{}","caseInfo":{{"desc":"x"}}}}"#,
+            "a".repeat(33)
+        ))
+        .contains("32 bytes"));
         assert!(err(r#"{"userId":"a\u0001","caseInfo":{"desc":"x"}}"#).contains("printable ASCII"));
         assert!(err(r#"{"userId":"a"}"#).contains("caseInfo is required"));
         assert!(err(r#"{"userId":"a","caseInfo":"x"}"#).contains("caseInfo must be an object"));
         assert!(err(r#"{"userId":"a","caseInfo":{}}"#).contains("caseInfo.desc is required"));
-        assert!(err(r#"{"userId":"a","caseInfo":{"desc":"  "}}"#).contains("caseInfo.desc must not be empty"));
-        assert!(err(r#"{"userId":"a","caseInfo":{"desc":"x","subject":7}}"#).contains("caseInfo.subject must be a string"));
-        assert!(err(r#"{"userId":"a","caseInfo":{"desc":"x","email":"nope"}}"#).contains("caseInfo.email"));
+        assert!(err(r#"{"userId":"a","caseInfo":{"desc":"  "}}"#)
+            .contains("caseInfo.desc must not be empty"));
+        assert!(err(r#"{"userId":"a","caseInfo":{"desc":"x","subject":7}}"#)
+            .contains("caseInfo.subject must be a string"));
+        assert!(
+            err(r#"{"userId":"a","caseInfo":{"desc":"x","email":"nope"}}"#)
+                .contains("caseInfo.email")
+        );
         assert!(err(r#"{"userId":"a","caseInfo":{"desc":"x"},"reuse":"yes"}"#).contains("reuse"));
-        let long_subject = format!(r#"{{"userId":"a","caseInfo":{{"desc":"x","subject":"{}"}}}}"#, "s".repeat(256));
+        let long_subject = format!(
+            r#"{{"userId":"a","caseInfo":{{"desc":"x","subject":"{}"}}}}"#,
+            "s".repeat(256)
+        );
         assert!(err(&long_subject).contains("255"));
-        let long_desc = format!(r#"{{"userId":"a","caseInfo":{{"desc":"{}"}}}}"#, "d".repeat(MAX_DESC_BYTES + 1));
+        let long_desc = format!(
+            r#"{{"userId":"a","caseInfo":{{"desc":"{}"}}}}"#,
+            "d".repeat(MAX_DESC_BYTES + 1)
+        );
         assert!(err(&long_desc).contains("65536 bytes"));
     }
 
@@ -201,7 +226,9 @@ mod tests {
         for ok in ["a@b.co", "first.last+tag@sub.example.org"] {
             assert!(is_valid_email(ok), "{ok}");
         }
-        for bad in ["", "a", "a@", "@b.co", "a@b", "a b@c.d", "a@@b.co", "a@b..co", "<a@b.co>"] {
+        for bad in [
+            "", "a", "a@", "@b.co", "a@b", "a b@c.d", "a@@b.co", "a@b..co", "<a@b.co>",
+        ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
     }

@@ -72,9 +72,11 @@ impl ApiError {
             Im {
                 retryable: false, ..
             } => (StatusCode::BAD_GATEWAY, 50202, "im_error"),
-            ZendeskUnavailable { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, 50301, "zendesk_unavailable")
-            }
+            ZendeskUnavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                50301,
+                "zendesk_unavailable",
+            ),
             Im {
                 retryable: true, ..
             } => (StatusCode::SERVICE_UNAVAILABLE, 50302, "im_unavailable"),

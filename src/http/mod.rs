@@ -48,7 +48,9 @@ pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
     };
     router
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
-        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID.clone()))
+        .layer(PropagateRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+        ))
         .layer(SetRequestIdLayer::new(
             request_id::X_REQUEST_ID.clone(),
             request_id::RandomRequestId,
@@ -72,9 +74,7 @@ fn cors_layer(origins: &CorsOrigins) -> Option<CorsLayer> {
     let allow_origin = match origins {
         CorsOrigins::None => return None,
         CorsOrigins::Any => AllowOrigin::any(),
-        CorsOrigins::List(list) => {
-            AllowOrigin::list(list.iter().filter_map(|o| o.parse().ok()))
-        }
+        CorsOrigins::List(list) => AllowOrigin::list(list.iter().filter_map(|o| o.parse().ok())),
     };
     Some(
         CorsLayer::new()

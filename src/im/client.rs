@@ -210,7 +210,11 @@ impl ImClient {
     }
 
     /// A system notice to every member (closed to IM customers who started after 2024).
-    pub async fn send_group_system_notification(&self, group_id: &str, content: &str) -> Result<()> {
+    pub async fn send_group_system_notification(
+        &self,
+        group_id: &str,
+        content: &str,
+    ) -> Result<()> {
         self.call::<Empty>(
             "group_open_http_svc/send_group_system_notification",
             &SystemNotification { group_id, content },
@@ -232,9 +236,12 @@ impl ImClient {
     }
 
     pub async fn destroy_group(&self, group_id: &str) -> Result<()> {
-        self.call::<Empty>("group_open_http_svc/destroy_group", &GroupIdOnly { group_id })
-            .await
-            .map(drop)
+        self.call::<Empty>(
+            "group_open_http_svc/destroy_group",
+            &GroupIdOnly { group_id },
+        )
+        .await
+        .map(drop)
     }
 
     /// Up to `count` (≤ 20) messages, newest first, with seq ≤ `before_seq` when given.

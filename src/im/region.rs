@@ -40,16 +40,18 @@ impl FromStr for Region {
     type Err = UnknownRegion;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
-            "china" | "cn" => Region::China,
-            "singapore" | "sgp" => Region::Singapore,
-            "seoul" | "kr" => Region::Seoul,
-            "tokyo" | "jpn" => Region::Tokyo,
-            "frankfurt" | "ger" => Region::Frankfurt,
-            "mumbai" | "ind" => Region::Mumbai,
-            "siliconvalley" | "usa" => Region::SiliconValley,
-            "jakarta" | "idn" => Region::Jakarta,
-            _ => return Err(UnknownRegion(s.to_owned())),
-        })
+        Ok(
+            match s.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
+                "china" | "cn" => Region::China,
+                "singapore" | "sgp" => Region::Singapore,
+                "seoul" | "kr" => Region::Seoul,
+                "tokyo" | "jpn" => Region::Tokyo,
+                "frankfurt" | "ger" => Region::Frankfurt,
+                "mumbai" | "ind" => Region::Mumbai,
+                "siliconvalley" | "usa" => Region::SiliconValley,
+                "jakarta" | "idn" => Region::Jakarta,
+                _ => return Err(UnknownRegion(s.to_owned())),
+            },
+        )
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod im;
+pub mod run;
 pub mod zendesk;
 
 use std::net::SocketAddr;

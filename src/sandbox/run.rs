@@ -65,7 +65,12 @@ pub async fn run() -> Result<(), SandboxError> {
         ("CLIENT_AUTH", "usersig".to_owned()),
     ]);
     // The bridge's own knobs may still be set from the environment.
-    for name in ["PORT", "GREETING_TEXT", "GREETING_VIA", "CORS_ALLOWED_ORIGINS"] {
+    for name in [
+        "PORT",
+        "GREETING_TEXT",
+        "GREETING_VIA",
+        "CORS_ALLOWED_ORIGINS",
+    ] {
         if let Ok(v) = std::env::var(name) {
             vars.insert(name, v);
         }

@@ -156,7 +156,11 @@ impl ZendeskClient {
         .map(|r| r.user)
     }
 
-    #[tracing::instrument(level = "debug", skip(self, body, idempotency_key), err(level = "debug"))]
+    #[tracing::instrument(
+        level = "debug",
+        skip(self, body, idempotency_key),
+        err(level = "debug")
+    )]
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -172,7 +176,10 @@ impl ZendeskClient {
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let mut req = self
-                .authorize(self.http.request(method.clone(), format!("{}{path}", self.base_url)))
+                .authorize(
+                    self.http
+                        .request(method.clone(), format!("{}{path}", self.base_url)),
+                )
                 .header(reqwest::header::ACCEPT, "application/json")
                 .timeout(remaining);
             if let Some(b) = body {

@@ -18,14 +18,43 @@ async fn every_auth_failure_is_a_401_and_creates_nothing() {
     let other_app = UserSigner::new(SDKAPPID + 1, Secret::new(IM_KEY));
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("no header", None, "missing Authorization"),
-        ("other scheme", Some(format!("Bearer {}", app.usersig("alice"))), "scheme"),
+        (
+            "other scheme",
+            Some(format!("Bearer {}", app.usersig("alice"))),
+            "scheme",
+        ),
         ("no scheme", Some(app.usersig("alice")), "UserSig <sig>"),
         ("garbage", Some("UserSig not-a-sig!".into()), "base64"),
         ("empty sig", Some("UserSig  ".into()), "UserSig"),
-        ("another user's sig", Some(format!("UserSig {}", app.usersig("mallory"))), "another identifier"),
-        ("expired", Some(format!("UserSig {}", app.signer.generate_at("alice", 60, now - 3600).expose())), "expired"),
-        ("another key", Some(format!("UserSig {}", other_key.generate("alice", 3600).expose())), "signature"),
-        ("another app", Some(format!("UserSig {}", other_app.generate("alice", 3600).expose())), "SDKAppID"),
+        (
+            "another user's sig",
+            Some(format!("UserSig {}", app.usersig("mallory"))),
+            "another identifier",
+        ),
+        (
+            "expired",
+            Some(format!(
+                "UserSig {}",
+                app.signer.generate_at("alice", 60, now - 3600).expose()
+            )),
+            "expired",
+        ),
+        (
+            "another key",
+            Some(format!(
+                "UserSig {}",
+                other_key.generate("alice", 3600).expose()
+            )),
+            "signature",
+        ),
+        (
+            "another app",
+            Some(format!(
+                "UserSig {}",
+                other_app.generate("alice", 3600).expose()
+            )),
+            "SDKAppID",
+        ),
     ];
     for (what, auth, needle) in cases {
         let mut headers = vec![ct.clone()];

@@ -26,7 +26,10 @@ async fn a_case_creates_one_ticket_one_group_and_one_greeting() {
     assert_eq!(ticket.subject, "Refund");
     assert_eq!(ticket.description, "Order 42 arrived broken");
     assert!(ticket.tags.contains(&"tencent_im".to_owned()));
-    let requester = app.zendesk.user(ticket.requester_id).expect("requester exists");
+    let requester = app
+        .zendesk
+        .user(ticket.requester_id)
+        .expect("requester exists");
     assert_eq!(requester.name, "Alice Example");
     assert_eq!(requester.email.as_deref(), Some("alice@example.com"));
     assert_eq!(requester.role, "end-user");
@@ -39,7 +42,12 @@ async fn a_case_creates_one_ticket_one_group_and_one_greeting() {
     assert_eq!(group.name, "Refund");
     assert!(group.members.contains(&"alice".to_owned()));
     let greetings: Vec<_> = group.messages.iter().filter(|m| !m.system).collect();
-    assert_eq!(greetings.len(), 1, "exactly one greeting: {:?}", group.messages);
+    assert_eq!(
+        greetings.len(),
+        1,
+        "exactly one greeting: {:?}",
+        group.messages
+    );
     assert_eq!(greetings[0].from, ADMIN);
     let text = greetings[0].body[0]["MsgContent"]["Text"].as_str().unwrap();
     assert!(text.contains(&format!("#{ticket_id}")), "{text}");
@@ -50,7 +58,9 @@ async fn optional_fields_get_their_defaults() {
     let app = spawn_app().await;
 
     let resp = app
-        .create_ticket(&json!({"userId": "bob", "caseInfo": {"desc": "The app crashes\nwhen I pay"}}))
+        .create_ticket(
+            &json!({"userId": "bob", "caseInfo": {"desc": "The app crashes\nwhen I pay"}}),
+        )
         .await;
 
     assert_eq!(resp.status(), 200);
@@ -71,7 +81,11 @@ async fn a_long_subject_still_makes_a_valid_group_name() {
 
     assert_eq!(resp.status(), 200);
     let group = &app.im.groups()[0];
-    assert!(group.name.len() <= 30 && subject.starts_with(&group.name), "{}", group.name);
+    assert!(
+        group.name.len() <= 30 && subject.starts_with(&group.name),
+        "{}",
+        group.name
+    );
     assert_eq!(app.zendesk.tickets()[0].subject, subject);
 }
 
@@ -100,10 +114,13 @@ async fn reuse_returns_the_open_ticket_and_opens_a_new_one_once_it_is_solved() {
     // Once the agent solves it in Zendesk, a new case opens a new ticket.
     let id = first["TicketId"].as_u64().unwrap();
     app.zendesk_client()
-        .update_ticket(id, &ticket_bridge::zendesk::types::TicketUpdate {
-            status: Some("solved".into()),
-            ..Default::default()
-        })
+        .update_ticket(
+            id,
+            &ticket_bridge::zendesk::types::TicketUpdate {
+                status: Some("solved".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let fresh: Value = app.create_ticket(&again).await.json().await.unwrap();
@@ -118,17 +135,88 @@ async fn bad_input_gets_a_400_naming_the_problem_and_creates_nothing() {
     let json_ct = ("Content-Type", "application/json".to_owned());
     let auth = ("Authorization", format!("UserSig {}", app.usersig("alice")));
     let cases: Vec<(&str, Vec<(&str, String)>, String, &str, &str)> = vec![
-        ("malformed JSON", vec![json_ct.clone(), auth.clone()], "{\"userId\": ".into(), "invalid_json", "not valid JSON"),
-        ("not an object", vec![json_ct.clone(), auth.clone()], "[]".into(), "invalid_json", "JSON object"),
-        ("no content type", vec![auth.clone()], case("alice").to_string(), "invalid_content_type", "Content-Type"),
-        ("form content type", vec![("Content-Type", "application/x-www-form-urlencoded".into()), auth.clone()], "userId=alice".into(), "invalid_content_type", "application/json"),
-        ("missing userId", vec![json_ct.clone(), auth.clone()], json!({"caseInfo": {"desc": "x"}}).to_string(), "invalid_field", "userId is required"),
-        ("userId too long", vec![json_ct.clone(), auth.clone()], json!({"userId": "a".repeat(33), "caseInfo": {"desc": "x"}}).to_string(), "invalid_field", "32 bytes"),
-        ("missing desc", vec![json_ct.clone(), auth.clone()], json!({"userId": "alice", "caseInfo": {"subject": "x"}}).to_string(), "invalid_field", "caseInfo.desc is required"),
-        ("desc too long", vec![json_ct.clone(), auth.clone()], json!({"userId": "alice", "caseInfo": {"desc": "d".repeat(64 * 1024 + 1)}}).to_string(), "invalid_field", "65536 bytes"),
-        ("subject too long", vec![json_ct.clone(), auth.clone()], json!({"userId": "alice", "caseInfo": {"desc": "x", "subject": "s".repeat(256)}}).to_string(), "invalid_field", "255"),
-        ("bad email", vec![json_ct.clone(), auth.clone()], json!({"userId": "alice", "caseInfo": {"desc": "x", "email": "alice-at-example"}}).to_string(), "invalid_field", "caseInfo.email"),
-        ("reuse not a boolean", vec![json_ct.clone(), auth.clone()], json!({"userId": "alice", "caseInfo": {"desc": "x"}, "reuse": "yes"}).to_string(), "invalid_field", "reuse"),
+        (
+            "malformed JSON",
+            vec![json_ct.clone(), auth.clone()],
+            "{\"userId\": ".into(),
+            "invalid_json",
+            "not valid JSON",
+        ),
+        (
+            "not an object",
+            vec![json_ct.clone(), auth.clone()],
+            "[]".into(),
+            "invalid_json",
+            "JSON object",
+        ),
+        (
+            "no content type",
+            vec![auth.clone()],
+            case("alice").to_string(),
+            "invalid_content_type",
+            "Content-Type",
+        ),
+        (
+            "form content type",
+            vec![
+                ("Content-Type", "application/x-www-form-urlencoded".into()),
+                auth.clone(),
+            ],
+            "userId=alice".into(),
+            "invalid_content_type",
+            "application/json",
+        ),
+        (
+            "missing userId",
+            vec![json_ct.clone(), auth.clone()],
+            json!({"caseInfo": {"desc": "x"}}).to_string(),
+            "invalid_field",
+            "userId is required",
+        ),
+        (
+            "userId too long",
+            vec![json_ct.clone(), auth.clone()],
+            json!({"userId": "a".repeat(33), "caseInfo": {"desc": "x"}}).to_string(),
+            "invalid_field",
+            "32 bytes",
+        ),
+        (
+            "missing desc",
+            vec![json_ct.clone(), auth.clone()],
+            json!({"userId": "alice", "caseInfo": {"subject": "x"}}).to_string(),
+            "invalid_field",
+            "caseInfo.desc is required",
+        ),
+        (
+            "desc too long",
+            vec![json_ct.clone(), auth.clone()],
+            json!({"userId": "alice", "caseInfo": {"desc": "d".repeat(64 * 1024 + 1)}}).to_string(),
+            "invalid_field",
+            "65536 bytes",
+        ),
+        (
+            "subject too long",
+            vec![json_ct.clone(), auth.clone()],
+            json!({"userId": "alice", "caseInfo": {"desc": "x", "subject": "s".repeat(256)}})
+                .to_string(),
+            "invalid_field",
+            "255",
+        ),
+        (
+            "bad email",
+            vec![json_ct.clone(), auth.clone()],
+            json!({"userId": "alice", "caseInfo": {"desc": "x", "email": "alice-at-example"}})
+                .to_string(),
+            "invalid_field",
+            "caseInfo.email",
+        ),
+        (
+            "reuse not a boolean",
+            vec![json_ct.clone(), auth.clone()],
+            json!({"userId": "alice", "caseInfo": {"desc": "x"}, "reuse": "yes"}).to_string(),
+            "invalid_field",
+            "reuse",
+        ),
     ];
     for (what, headers, body, code, needle) in cases {
         let resp = app.post_raw(&headers, body).await;
@@ -144,7 +232,11 @@ async fn bad_input_gets_a_400_naming_the_problem_and_creates_nothing() {
     assert_error(resp, 413, "payload_too_large").await;
 
     app.assert_nothing_created();
-    assert_eq!(app.zendesk.request_count(), 0, "Zendesk was not even called");
+    assert_eq!(
+        app.zendesk.request_count(),
+        0,
+        "Zendesk was not even called"
+    );
 }
 
 #[tokio::test]
@@ -155,7 +247,10 @@ async fn open_client_auth_accepts_callers_without_a_usersig() {
     .await;
 
     let resp = app
-        .post_raw(&[("Content-Type", "application/json".to_owned())], case("frank").to_string())
+        .post_raw(
+            &[("Content-Type", "application/json".to_owned())],
+            case("frank").to_string(),
+        )
         .await;
 
     assert_eq!(resp.status(), 200);

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use ticket_bridge::config::Config;
+use ticket_bridge::im::ImClient;
 use ticket_bridge::sandbox::im::{ImEmulator, ImEmulatorConfig};
 use ticket_bridge::sandbox::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
 use ticket_bridge::sandbox::{serve, Served};
 use ticket_bridge::secret::Secret;
-use ticket_bridge::im::ImClient;
 use ticket_bridge::usersig::{AdminSig, UserSigner};
 use ticket_bridge::zendesk::{ZendeskAuth, ZendeskClient};
 use ticket_bridge::Application;
@@ -28,8 +28,7 @@ pub struct TestApp {
     pub im: ImEmulator,
     pub zendesk: ZendeskEmulator,
     pub signer: UserSigner,
-    pub db: TempDb,
-    pub im_url: String,
+    _db: TempDb,
     pub zendesk_url: String,
     _im_served: Served,
     _zendesk_served: Served,
@@ -71,10 +70,14 @@ pub struct Upstreams {
 impl Upstreams {
     pub async fn start() -> Self {
         let im = ImEmulator::new(ImEmulatorConfig::new(SDKAPPID, Secret::new(IM_KEY), ADMIN));
-        let zendesk =
-            ZendeskEmulator::new(ZendeskEmulatorConfig::new(ZENDESK_EMAIL, Secret::new(ZENDESK_TOKEN)));
+        let zendesk = ZendeskEmulator::new(ZendeskEmulatorConfig::new(
+            ZENDESK_EMAIL,
+            Secret::new(ZENDESK_TOKEN),
+        ));
         let im_served = serve(im.router(), 0).await.expect("serve IM emulator");
-        let zendesk_served = serve(zendesk.router(), 0).await.expect("serve Zendesk emulator");
+        let zendesk_served = serve(zendesk.router(), 0)
+            .await
+            .expect("serve Zendesk emulator");
         Self {
             im,
             zendesk,
@@ -128,8 +131,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
         im: upstreams.im,
         zendesk: upstreams.zendesk,
         signer: UserSigner::new(SDKAPPID, Secret::new(IM_KEY)),
-        db,
-        im_url: upstreams.im_served.base_url.clone(),
+        _db: db,
         zendesk_url: upstreams.zendesk_served.base_url.clone(),
         _im_served: upstreams.im_served,
         _zendesk_served: upstreams.zendesk_served,
@@ -155,8 +157,15 @@ impl TestApp {
     }
 
     /// `POST /createticket` with exactly these headers and raw body.
-    pub async fn post_raw(&self, headers: &[(&str, String)], body: impl Into<reqwest::Body>) -> reqwest::Response {
-        let mut req = self.http.post(format!("{}/createticket", self.address)).body(body);
+    pub async fn post_raw(
+        &self,
+        headers: &[(&str, String)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}/createticket", self.address))
+            .body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
@@ -168,14 +177,12 @@ impl TestApp {
         zendesk_client(&self.zendesk_url, ZENDESK_TOKEN)
     }
 
-    /// An IM client acting as the app admin.
-    pub fn im_client(&self) -> ImClient {
-        im_client(&self.im_url, Duration::from_secs(2))
-    }
-
     /// Nothing reached either upstream's state.
     pub fn assert_nothing_created(&self) {
-        assert!(self.zendesk.tickets().is_empty(), "no Zendesk ticket expected");
+        assert!(
+            self.zendesk.tickets().is_empty(),
+            "no Zendesk ticket expected"
+        );
         assert!(self.im.groups().is_empty(), "no IM group expected");
     }
 }

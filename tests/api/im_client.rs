@@ -37,34 +37,77 @@ async fn every_command_works_against_the_emulator() {
     let im = im_client(&up.im_served.base_url, Duration::from_secs(2));
 
     im.account_import("cust", None).await.unwrap();
-    im.account_import("agent", Some("Agent Smith")).await.unwrap();
-    assert_eq!(up.im.account("agent").unwrap().nick.as_deref(), Some("Agent Smith"));
+    im.account_import("agent", Some("Agent Smith"))
+        .await
+        .unwrap();
+    assert_eq!(
+        up.im.account("agent").unwrap().nick.as_deref(),
+        Some("Agent Smith")
+    );
 
-    let id = im.create_group(&group("ZENDESK#1", &["cust"])).await.unwrap();
+    let id = im
+        .create_group(&group("ZENDESK#1", &["cust"]))
+        .await
+        .unwrap();
     assert_eq!(id, "ZENDESK#1");
 
-    let added = im.add_group_member("ZENDESK#1", &["agent", "cust"], true).await.unwrap();
+    let added = im
+        .add_group_member("ZENDESK#1", &["agent", "cust"], true)
+        .await
+        .unwrap();
     let result = |acc: &str| added.iter().find(|m| m.account == acc).unwrap().result;
-    assert_eq!((result("agent"), result("cust")), (1, 2), "added / already a member");
+    assert_eq!(
+        (result("agent"), result("cust")),
+        (1, 2),
+        "added / already a member"
+    );
 
-    let sent = im.send_group_msg(&text("ZENDESK#1", 7, "hello")).await.unwrap();
-    im.send_group_system_notification("ZENDESK#1", "notice").await.unwrap();
+    let sent = im
+        .send_group_msg(&text("ZENDESK#1", 7, "hello"))
+        .await
+        .unwrap();
+    im.send_group_system_notification("ZENDESK#1", "notice")
+        .await
+        .unwrap();
 
-    let info = im.get_group_info(&["ZENDESK#1", "ZENDESK#404"]).await.unwrap();
+    let info = im
+        .get_group_info(&["ZENDESK#1", "ZENDESK#404"])
+        .await
+        .unwrap();
     assert_eq!(info.len(), 2);
     let found = info.iter().find(|g| g.group_id == "ZENDESK#1").unwrap();
     assert_eq!(found.error_code, 0);
     assert_eq!(found.introduction, "intro");
     assert!(found.member_list.iter().any(|m| m.account == "agent"));
-    assert_ne!(info.iter().find(|g| g.group_id == "ZENDESK#404").unwrap().error_code, 0);
+    assert_ne!(
+        info.iter()
+            .find(|g| g.group_id == "ZENDESK#404")
+            .unwrap()
+            .error_code,
+        0
+    );
 
-    let history = im.group_msg_get_simple("ZENDESK#1", 20, None).await.unwrap();
-    let mine = history.messages.iter().find(|m| m.seq == sent.msg_seq).unwrap();
+    let history = im
+        .group_msg_get_simple("ZENDESK#1", 20, None)
+        .await
+        .unwrap();
+    let mine = history
+        .messages
+        .iter()
+        .find(|m| m.seq == sent.msg_seq)
+        .unwrap();
     assert_eq!(mine.from, ADMIN);
     assert_eq!(mine.random, 7);
 
-    im.delete_group_member("ZENDESK#1", &["agent"], Some("reassigned"), true).await.unwrap();
-    assert!(!up.im.group("ZENDESK#1").unwrap().members.contains(&"agent".to_owned()));
+    im.delete_group_member("ZENDESK#1", &["agent"], Some("reassigned"), true)
+        .await
+        .unwrap();
+    assert!(!up
+        .im
+        .group("ZENDESK#1")
+        .unwrap()
+        .members
+        .contains(&"agent".to_owned()));
 
     im.destroy_group("ZENDESK#1").await.unwrap();
     assert!(up.im.group("ZENDESK#1").is_none());
@@ -79,7 +122,14 @@ async fn a_repeated_random_does_not_post_twice() {
     im.send_group_msg(&text("G", 42, "once")).await.unwrap();
     im.send_group_msg(&text("G", 42, "once")).await.unwrap();
 
-    let texts = up.im.group("G").unwrap().messages.iter().filter(|m| !m.system).count();
+    let texts = up
+        .im
+        .group("G")
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| !m.system)
+        .count();
     assert_eq!(texts, 1);
 }
 
@@ -109,16 +159,27 @@ async fn errors_are_classified_retryable_or_permanent() {
     let err = im.destroy_group("G2").await.unwrap_err();
     assert!(err.is_retryable() && err.code() == Some(10002), "{err}");
 
-    up.im.faults().inject(FaultRule::new("", Fault::LoseResponse, 1));
+    up.im
+        .faults()
+        .inject(FaultRule::new("", Fault::LoseResponse, 1));
     let err = im.destroy_group("G2").await.unwrap_err();
-    assert!(matches!(err, ImError::Http { status: 502, .. }) && err.is_retryable(), "{err}");
-    assert!(up.im.group("G2").is_none(), "the work was done before the response was lost");
+    assert!(
+        matches!(err, ImError::Http { status: 502, .. }) && err.is_retryable(),
+        "{err}"
+    );
+    assert!(
+        up.im.group("G2").is_none(),
+        "the work was done before the response was lost"
+    );
 
     up.im
         .faults()
         .inject(FaultRule::new("", Fault::Delay(Duration::from_secs(2)), 1));
     let err = im.account_import("x", None).await.unwrap_err();
-    assert!(matches!(err, ImError::Timeout { .. }) && err.is_retryable(), "{err}");
+    assert!(
+        matches!(err, ImError::Timeout { .. }) && err.is_retryable(),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -46,7 +46,12 @@ async fn no_secret_ever_reaches_the_logs() {
             .unwrap_or_else(|_| panic!("no 'listening' line; logs so far:\n{}", logs.join("\n")));
         let found = line
             .contains("ticket-bridge listening")
-            .then(|| line.split("port=").nth(1).and_then(|p| p.split_whitespace().next()).map(str::to_owned))
+            .then(|| {
+                line.split("port=")
+                    .nth(1)
+                    .and_then(|p| p.split_whitespace().next())
+                    .map(str::to_owned)
+            })
             .flatten();
         logs.push(line);
         if let Some(p) = found {
@@ -86,7 +91,10 @@ async fn no_secret_ever_reaches_the_logs() {
     ));
     let failed = http
         .post(format!("{base}/createticket"))
-        .header("Authorization", format!("UserSig {}", signer.generate("bob", 3600).expose()))
+        .header(
+            "Authorization",
+            format!("UserSig {}", signer.generate("bob", 3600).expose()),
+        )
         .json(&case("bob"))
         .send()
         .await
@@ -98,8 +106,14 @@ async fn no_secret_ever_reaches_the_logs() {
     logs.extend(rx.iter());
     let text = logs.join("\n");
 
-    assert!(text.contains("Zendesk ticket created"), "the run was logged:\n{text}");
-    assert!(text.contains("IM call failed"), "the failure was logged:\n{text}");
+    assert!(
+        text.contains("Zendesk ticket created"),
+        "the run was logged:\n{text}"
+    );
+    assert!(
+        text.contains("IM call failed"),
+        "the failure was logged:\n{text}"
+    );
     for (what, secret) in [
         ("IM secret key", IM_KEY),
         ("Zendesk API token", ZENDESK_TOKEN),
@@ -112,10 +126,16 @@ async fn no_secret_ever_reaches_the_logs() {
         .split(|c: char| !(c.is_ascii_alphanumeric() || "*-_".contains(c)))
         .find(|w| w.starts_with("eJ") && w.len() > 60);
     assert_eq!(sig_like, None, "a UserSig leaked into the logs");
-    assert!(!text.to_lowercase().contains("usersig="), "a signed IM URL leaked");
+    assert!(
+        !text.to_lowercase().contains("usersig="),
+        "a signed IM URL leaked"
+    );
     let basic = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         format!("{}/token:{ZENDESK_TOKEN}", crate::helpers::ZENDESK_EMAIL),
     );
-    assert!(!text.contains(&basic), "the Zendesk Authorization header leaked");
+    assert!(
+        !text.contains(&basic),
+        "the Zendesk Authorization header leaked"
+    );
 }

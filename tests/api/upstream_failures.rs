@@ -19,7 +19,9 @@ fn server_error() -> Fault {
 #[tokio::test]
 async fn zendesk_down_is_a_503_with_retry_after_and_no_group() {
     let app = spawn_app().await;
-    app.zendesk.faults().inject(FaultRule::always("", server_error()));
+    app.zendesk
+        .faults()
+        .inject(FaultRule::always("", server_error()));
 
     let resp = app.create_ticket(&case("alice")).await;
 
@@ -73,14 +75,22 @@ async fn wrong_zendesk_credentials_are_a_502_that_says_so() {
     let resp = app.create_ticket(&case("alice")).await;
 
     let err = assert_error(resp, 502, "zendesk_error").await;
-    assert!(err["ErrorInfo"].as_str().unwrap().contains("credentials"), "{err}");
+    assert!(
+        err["ErrorInfo"].as_str().unwrap().contains("credentials"),
+        "{err}"
+    );
     app.assert_nothing_created();
 }
 
 #[tokio::test]
 async fn a_transient_zendesk_failure_on_a_read_is_retried() {
     let app = spawn_app().await;
-    let first: Value = app.create_ticket(&case("alice")).await.json().await.unwrap();
+    let first: Value = app
+        .create_ticket(&case("alice"))
+        .await
+        .json()
+        .await
+        .unwrap();
     app.zendesk
         .faults()
         .inject(FaultRule::new("/api/v2/tickets/", server_error(), 2));

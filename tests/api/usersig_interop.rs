@@ -31,9 +31,15 @@ fn a_sig_from_the_official_library_verifies_with_ours() {
     let sig = official(&["gen", &app, KEY, "user_42", "86400"]);
     let claims = signer.verify("user_42", &sig).unwrap();
     assert_eq!(claims.expire, 86400);
-    assert_eq!(signer.verify("user_43", &sig), Err(UserSigError::IdentifierMismatch));
+    assert_eq!(
+        signer.verify("user_43", &sig),
+        Err(UserSigError::IdentifierMismatch)
+    );
     let other = UserSigner::new(APP, Secret::new("x"));
-    assert_eq!(other.verify("user_42", &sig), Err(UserSigError::SignatureMismatch));
+    assert_eq!(
+        other.verify("user_42", &sig),
+        Err(UserSigError::SignatureMismatch)
+    );
 
     // With a userbuf (TRTC's variant) the extra line is part of the signed content.
     let with_buf = official(&["gen", &app, KEY, "user_42", "86400", "room-7"]);
@@ -45,6 +51,9 @@ fn a_sig_from_ours_is_reproduced_by_the_official_algorithm() {
     let signer = UserSigner::new(APP, Secret::new(KEY));
     for user in ["alice", "zd_10001", "user@example.com"] {
         let sig = signer.generate(user, 3600);
-        assert_eq!(official(&["check", &APP.to_string(), KEY, sig.expose()]), "ok");
+        assert_eq!(
+            official(&["check", &APP.to_string(), KEY, sig.expose()]),
+            "ok"
+        );
     }
 }

@@ -38,23 +38,42 @@ async fn create_read_update_and_users() {
     let zd = zendesk_client(&up.zendesk_served.base_url, ZENDESK_TOKEN);
     let agent = up.zendesk.seed_agent("Sam Agent", "sam@acme.test");
 
-    let t = zd.create_ticket(&new_ticket("Printer"), None).await.unwrap();
-    assert_eq!(zd.get_ticket(t.id).await.unwrap().subject.as_deref(), Some("Printer"));
-
-    let updated = zd
-        .update_ticket(t.id, &TicketUpdate {
-            comment: Some(NewComment { body: "On it".into(), public: true, author_id: Some(agent) }),
-            status: Some("open".into()),
-            assignee_id: Some(agent),
-        })
+    let t = zd
+        .create_ticket(&new_ticket("Printer"), None)
         .await
         .unwrap();
-    assert_eq!((updated.status.as_str(), updated.assignee_id), ("open", Some(agent)));
+    assert_eq!(
+        zd.get_ticket(t.id).await.unwrap().subject.as_deref(),
+        Some("Printer")
+    );
+
+    let updated = zd
+        .update_ticket(
+            t.id,
+            &TicketUpdate {
+                comment: Some(NewComment {
+                    body: "On it".into(),
+                    public: true,
+                    author_id: Some(agent),
+                }),
+                status: Some("open".into()),
+                assignee_id: Some(agent),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.status.as_str(), updated.assignee_id),
+        ("open", Some(agent))
+    );
     assert_eq!(up.zendesk.ticket(t.id).unwrap().comments.len(), 2);
 
     let user = zd.get_user(agent).await.unwrap();
     assert_eq!(user.name, "Sam Agent");
-    assert!(matches!(zd.get_ticket(999_999).await, Err(ZendeskError::NotFound)));
+    assert!(matches!(
+        zd.get_ticket(999_999).await,
+        Err(ZendeskError::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -65,11 +84,21 @@ async fn an_idempotency_key_makes_a_lost_create_safe_to_retry() {
         .faults()
         .inject(FaultRule::new("/api/v2/tickets", Fault::LoseResponse, 1));
 
-    let t = zd.create_ticket(&new_ticket("Once"), Some("case-1")).await.unwrap();
+    let t = zd
+        .create_ticket(&new_ticket("Once"), Some("case-1"))
+        .await
+        .unwrap();
 
-    assert_eq!(up.zendesk.tickets().len(), 1, "the retry replayed the first ticket");
+    assert_eq!(
+        up.zendesk.tickets().len(),
+        1,
+        "the retry replayed the first ticket"
+    );
     assert_eq!(up.zendesk.tickets()[0].id, t.id);
-    let err = zd.create_ticket(&new_ticket("Other"), Some("case-1")).await.unwrap_err();
+    let err = zd
+        .create_ticket(&new_ticket("Other"), Some("case-1"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ZendeskError::IdempotencyConflict), "{err}");
 }
 
@@ -81,9 +110,15 @@ async fn a_create_without_a_key_is_not_retried_after_an_ambiguous_failure() {
         .faults()
         .inject(FaultRule::new("/api/v2/tickets", Fault::LoseResponse, 1));
 
-    let err = zd.create_ticket(&new_ticket("Once"), None).await.unwrap_err();
+    let err = zd
+        .create_ticket(&new_ticket("Once"), None)
+        .await
+        .unwrap_err();
 
-    assert!(matches!(err, ZendeskError::Unavailable { status: 502 }), "{err}");
+    assert!(
+        matches!(err, ZendeskError::Unavailable { status: 502 }),
+        "{err}"
+    );
     assert_eq!(up.zendesk.tickets().len(), 1, "not created a second time");
 }
 
@@ -92,16 +127,22 @@ async fn server_errors_are_retried_with_backoff_and_429_after_retry_after() {
     let up = Upstreams::start().await;
     let zd = zendesk_client(&up.zendesk_served.base_url, ZENDESK_TOKEN);
     let t = zd.create_ticket(&new_ticket("T"), None).await.unwrap();
-    up.zendesk.faults().inject(FaultRule::new("/api/v2/tickets/", unavailable(), 2));
+    up.zendesk
+        .faults()
+        .inject(FaultRule::new("/api/v2/tickets/", unavailable(), 2));
     assert_eq!(zd.get_ticket(t.id).await.unwrap().id, t.id);
 
     up.zendesk.faults().inject(FaultRule::new(
         "",
-        Fault::RateLimited { retry_after_secs: 1 },
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
         1,
     ));
     // A 429 means Zendesk did not process it: even a keyless create is retried.
-    zd.create_ticket(&new_ticket("After 429"), None).await.unwrap();
+    zd.create_ticket(&new_ticket("After 429"), None)
+        .await
+        .unwrap();
     assert_eq!(up.zendesk.tickets().len(), 2);
 }
 
@@ -110,16 +151,27 @@ async fn permanent_errors_are_classified() {
     let up = Upstreams::start().await;
     let bad = zendesk_client(&up.zendesk_served.base_url, "wrong-token");
     let err = bad.get_ticket(1).await.unwrap_err();
-    assert!(matches!(err, ZendeskError::Unauthorized) && !err.is_retryable(), "{err}");
+    assert!(
+        matches!(err, ZendeskError::Unauthorized) && !err.is_retryable(),
+        "{err}"
+    );
 
     let zd = zendesk_client(&up.zendesk_served.base_url, ZENDESK_TOKEN);
     let mut t = new_ticket("Bad email");
     t.requester.email = Some("not an email".into());
     let err = zd.create_ticket(&t, None).await.unwrap_err();
-    assert!(matches!(err, ZendeskError::Rejected { status: 422, .. }) && !err.is_retryable(), "{err}");
+    assert!(
+        matches!(err, ZendeskError::Rejected { status: 422, .. }) && !err.is_retryable(),
+        "{err}"
+    );
     assert!(err.to_string().contains("requester"), "{err}");
 
-    up.zendesk.faults().inject(FaultRule::always("", unavailable()));
+    up.zendesk
+        .faults()
+        .inject(FaultRule::always("", unavailable()));
     let err = zd.get_ticket(1).await.unwrap_err();
-    assert!(matches!(err, ZendeskError::Unavailable { status: 503 }) && err.is_retryable(), "{err}");
+    assert!(
+        matches!(err, ZendeskError::Unavailable { status: 503 }) && err.is_retryable(),
+        "{err}"
+    );
 }
