@@ -12,7 +12,7 @@ use crate::config::GreetingVia;
 use crate::ids::{GroupId, ImUserId, TicketId};
 use crate::im::types::{group_name, NewGroup, TextMessage};
 use crate::store::TicketRecord;
-use crate::zendesk::types::{NewComment, NewTicket, Requester};
+use crate::zendesk::types::{NewComment, NewTicket, NewUser, TicketRequester};
 use crate::zendesk::ZendeskError;
 
 /// Tag put on every ticket the bridge opens.
@@ -65,12 +65,9 @@ impl Bridge {
                         public: true,
                         author_id: None,
                     },
-                    requester: Requester {
-                        name: case.name.clone(),
-                        email: case.email.clone(),
-                    },
+                    requester: self.requester(case).await?,
                     tags: vec![TICKET_TAG.to_owned()],
-                    external_id: Some(format!("tencent_im:{}", case.user)),
+                    external_id: Some(customer_external_id(&case.user)),
                 },
                 None,
             )
@@ -89,6 +86,46 @@ impl Bridge {
             group_id: GroupId::for_ticket(ticket_id),
             reused: false,
         })
+    }
+
+    /// The ticket's requester: by email when the customer gave one (Zendesk finds or creates
+    /// that user), otherwise the Zendesk user whose `external_id` is the customer's IM UserID,
+    /// created on first contact, so all of one customer's cases share one requester.
+    async fn requester(&self, case: &NewCase) -> Result<TicketRequester, BridgeError> {
+        if let Some(email) = &case.email {
+            return Ok(TicketRequester::New {
+                name: case.name.clone(),
+                email: email.clone(),
+            });
+        }
+        let external_id = customer_external_id(&case.user);
+        let find = || async {
+            self.zendesk
+                .find_users_by_external_id(&external_id)
+                .await
+                .map(|users| users.first().map(|u| u.id))
+                .map_err(BridgeError::Zendesk)
+        };
+        if let Some(id) = find().await? {
+            return Ok(TicketRequester::Existing(id));
+        }
+        let created = self
+            .zendesk
+            .create_user(&NewUser {
+                name: case.name.clone(),
+                external_id: external_id.clone(),
+                role: "end-user".into(),
+            })
+            .await;
+        match created {
+            Ok(user) => Ok(TicketRequester::Existing(user.id)),
+            // Another request created the same customer a moment ago.
+            Err(ZendeskError::Rejected { status: 422, .. }) => find()
+                .await?
+                .map(TicketRequester::Existing)
+                .ok_or_else(|| BridgeError::Zendesk(ZendeskError::NotFound)),
+            Err(e) => Err(BridgeError::Zendesk(e)),
+        }
     }
 
     /// Runs the IM steps of a recorded case that are not done yet: the group with the customer
@@ -203,6 +240,11 @@ impl Bridge {
         }
         Ok(None)
     }
+}
+
+/// How the bridge names a customer in Zendesk's `external_id` fields.
+fn customer_external_id(user: &ImUserId) -> String {
+    format!("tencent_im:{user}")
 }
 
 /// The group introduction that marks a group as the bridge's own.

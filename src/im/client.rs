@@ -327,3 +327,47 @@ fn transport_error(command: &'static str, e: reqwest::Error) -> ImError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::usersig::UserSigner;
+
+    #[test]
+    fn debug_output_hides_the_key_and_the_admin_sig() {
+        let admin = AdminSig::new(
+            UserSigner::new(1, Secret::new("im-secret-key")),
+            "administrator",
+            Duration::from_secs(3600),
+        );
+        let sig = admin.get();
+        let c = ImClient::new(
+            reqwest::Client::new(),
+            "https://x",
+            1,
+            admin,
+            Duration::from_secs(1),
+        );
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("im-secret-key") && !dbg.contains(sig.expose()),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn codes_are_classified() {
+        let api = |code| ImError::Api {
+            command: "c",
+            code,
+            info: String::new(),
+        };
+        for code in [10002, 60007, 70169, 90994, 70001] {
+            assert!(api(code).is_retryable(), "{code}");
+        }
+        for code in [10004, 10019, 10021, 70009, 60010] {
+            assert!(!api(code).is_retryable(), "{code}");
+        }
+    }
+}

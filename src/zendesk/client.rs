@@ -115,6 +115,7 @@ impl ZendeskClient {
         self.send::<TicketResponse>(
             Method::POST,
             "/api/v2/tickets",
+            &[],
             Some(&body),
             idempotency_key,
         )
@@ -126,6 +127,7 @@ impl ZendeskClient {
         self.send::<TicketResponse>(
             Method::GET,
             &format!("/api/v2/tickets/{id}"),
+            &[],
             None::<&()>,
             None,
         )
@@ -138,6 +140,7 @@ impl ZendeskClient {
         self.send::<TicketResponse>(
             Method::PUT,
             &format!("/api/v2/tickets/{id}"),
+            &[],
             Some(&body),
             None,
         )
@@ -149,7 +152,33 @@ impl ZendeskClient {
         self.send::<UserResponse>(
             Method::GET,
             &format!("/api/v2/users/{id}"),
+            &[],
             None::<&()>,
+            None,
+        )
+        .await
+        .map(|r| r.user)
+    }
+
+    /// Users whose `external_id` is `external_id` (Zendesk compares case-insensitively).
+    pub async fn find_users_by_external_id(&self, external_id: &str) -> Result<Vec<User>> {
+        self.send::<UsersResponse>(
+            Method::GET,
+            "/api/v2/users/search",
+            &[("external_id", external_id)],
+            None::<&()>,
+            None,
+        )
+        .await
+        .map(|r| r.users)
+    }
+
+    pub async fn create_user(&self, user: &NewUser) -> Result<User> {
+        self.send::<UserResponse>(
+            Method::POST,
+            "/api/v2/users",
+            &[],
+            Some(&UserEnvelope { user }),
             None,
         )
         .await
@@ -165,6 +194,7 @@ impl ZendeskClient {
         &self,
         method: Method,
         path: &str,
+        query: &[(&str, &str)],
         body: Option<&impl Serialize>,
         idempotency_key: Option<&str>,
     ) -> Result<T> {
@@ -181,6 +211,7 @@ impl ZendeskClient {
                         .request(method.clone(), format!("{}{path}", self.base_url)),
                 )
                 .header(reqwest::header::ACCEPT, "application/json")
+                .query(query)
                 .timeout(remaining);
             if let Some(b) = body {
                 req = req.json(b);
@@ -288,6 +319,27 @@ mod tests {
                 .saturating_mul(1 << attempt.min(16))
                 .min(BACKOFF_MAX);
             assert!(backoff(attempt) <= cap.max(Duration::from_millis(10)));
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_credentials() {
+        for auth in [
+            ZendeskAuth::ApiToken {
+                email: "bot@acme.test".into(),
+                token: Secret::new("api-token-123"),
+            },
+            ZendeskAuth::OAuth {
+                token: Secret::new("api-token-123"),
+            },
+        ] {
+            let c = ZendeskClient::new(
+                reqwest::Client::new(),
+                "https://x",
+                auth,
+                Duration::from_secs(1),
+            );
+            assert!(!format!("{c:?}").contains("api-token-123"));
         }
     }
 

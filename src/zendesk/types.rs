@@ -8,18 +8,33 @@ use serde::{Deserialize, Serialize};
 pub struct NewTicket {
     pub subject: String,
     pub comment: NewComment,
-    /// Creates the end user when the email is new.
-    pub requester: Requester,
+    /// Who asks: an existing user, or a name and email (Zendesk creates the user if new).
+    #[serde(flatten)]
+    pub requester: TicketRequester,
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Requester {
+pub enum TicketRequester {
+    #[serde(rename = "requester")]
+    New { name: String, email: String },
+    #[serde(rename = "requester_id")]
+    Existing(u64),
+}
+
+/// An end user to create (for customers without an email, identified by `external_id`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewUser {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub external_id: String,
+    pub role: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct UserEnvelope<T> {
+    pub user: T,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +99,14 @@ pub struct User {
     pub email: Option<String>,
     #[serde(default)]
     pub role: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UsersResponse {
+    #[serde(default)]
+    pub users: Vec<User>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -129,107 +129,102 @@ async fn reuse_returns_the_open_ticket_and_opens_a_new_one_once_it_is_solved() {
     assert_eq!(app.zendesk.tickets().len(), 3);
 }
 
+/// One bad request: its content type (`None` = no header), body, and the expected error.
+struct BadRequest {
+    content_type: Option<&'static str>,
+    body: String,
+    code: &'static str,
+    says: &'static str,
+}
+
+fn bad(
+    content_type: Option<&'static str>,
+    body: impl ToString,
+    code: &'static str,
+    says: &'static str,
+) -> BadRequest {
+    BadRequest {
+        content_type,
+        body: body.to_string(),
+        code,
+        says,
+    }
+}
+
 #[tokio::test]
 async fn bad_input_gets_a_400_naming_the_problem_and_creates_nothing() {
     let app = spawn_app().await;
-    let json_ct = ("Content-Type", "application/json".to_owned());
-    let auth = ("Authorization", format!("UserSig {}", app.usersig("alice")));
-    let cases: Vec<(&str, Vec<(&str, String)>, String, &str, &str)> = vec![
-        (
-            "malformed JSON",
-            vec![json_ct.clone(), auth.clone()],
-            "{\"userId\": ".into(),
-            "invalid_json",
-            "not valid JSON",
-        ),
-        (
-            "not an object",
-            vec![json_ct.clone(), auth.clone()],
-            "[]".into(),
-            "invalid_json",
-            "JSON object",
-        ),
-        (
-            "no content type",
-            vec![auth.clone()],
-            case("alice").to_string(),
-            "invalid_content_type",
-            "Content-Type",
-        ),
-        (
-            "form content type",
-            vec![
-                ("Content-Type", "application/x-www-form-urlencoded".into()),
-                auth.clone(),
-            ],
-            "userId=alice".into(),
+    let json = Some("application/json");
+    let cases = [
+        bad(json, "{\"userId\": ", "invalid_json", "not valid JSON"),
+        bad(json, "[]", "invalid_json", "JSON object"),
+        bad(None, case("alice"), "invalid_content_type", "Content-Type"),
+        bad(
+            Some("application/x-www-form-urlencoded"),
+            "userId=alice",
             "invalid_content_type",
             "application/json",
         ),
-        (
-            "missing userId",
-            vec![json_ct.clone(), auth.clone()],
-            json!({"caseInfo": {"desc": "x"}}).to_string(),
+        bad(
+            json,
+            json!({"caseInfo": {"desc": "x"}}),
             "invalid_field",
             "userId is required",
         ),
-        (
-            "userId too long",
-            vec![json_ct.clone(), auth.clone()],
-            json!({"userId": "a".repeat(33), "caseInfo": {"desc": "x"}}).to_string(),
+        bad(
+            json,
+            json!({"userId": "a".repeat(33), "caseInfo": {"desc": "x"}}),
             "invalid_field",
             "32 bytes",
         ),
-        (
-            "missing desc",
-            vec![json_ct.clone(), auth.clone()],
-            json!({"userId": "alice", "caseInfo": {"subject": "x"}}).to_string(),
+        bad(
+            json,
+            json!({"userId": "alice", "caseInfo": {"subject": "x"}}),
             "invalid_field",
             "caseInfo.desc is required",
         ),
-        (
-            "desc too long",
-            vec![json_ct.clone(), auth.clone()],
-            json!({"userId": "alice", "caseInfo": {"desc": "d".repeat(64 * 1024 + 1)}}).to_string(),
+        bad(
+            json,
+            json!({"userId": "alice", "caseInfo": {"desc": "d".repeat(64 * 1024 + 1)}}),
             "invalid_field",
             "65536 bytes",
         ),
-        (
-            "subject too long",
-            vec![json_ct.clone(), auth.clone()],
-            json!({"userId": "alice", "caseInfo": {"desc": "x", "subject": "s".repeat(256)}})
-                .to_string(),
+        bad(
+            json,
+            json!({"userId": "alice", "caseInfo": {"desc": "x", "subject": "s".repeat(256)}}),
             "invalid_field",
             "255",
         ),
-        (
-            "bad email",
-            vec![json_ct.clone(), auth.clone()],
-            json!({"userId": "alice", "caseInfo": {"desc": "x", "email": "alice-at-example"}})
-                .to_string(),
+        bad(
+            json,
+            json!({"userId": "alice", "caseInfo": {"desc": "x", "email": "alice-at-example"}}),
             "invalid_field",
             "caseInfo.email",
         ),
-        (
-            "reuse not a boolean",
-            vec![json_ct.clone(), auth.clone()],
-            json!({"userId": "alice", "caseInfo": {"desc": "x"}, "reuse": "yes"}).to_string(),
+        bad(
+            json,
+            json!({"userId": "alice", "caseInfo": {"desc": "x"}, "reuse": "yes"}),
             "invalid_field",
             "reuse",
         ),
     ];
-    for (what, headers, body, code, needle) in cases {
-        let resp = app.post_raw(&headers, body).await;
-        let err = assert_error(resp, 400, code).await;
+    let auth = ("Authorization", format!("UserSig {}", app.usersig("alice")));
+    for c in cases {
+        let mut headers = vec![auth.clone()];
+        if let Some(ct) = c.content_type {
+            headers.push(("Content-Type", ct.to_owned()));
+        }
+        let err = assert_error(app.post_raw(&headers, c.body.clone()).await, 400, c.code).await;
         assert!(
-            err["ErrorInfo"].as_str().unwrap().contains(needle),
-            "{what}: {err}"
+            err["ErrorInfo"].as_str().unwrap().contains(c.says),
+            "{}: {err}",
+            c.body
         );
     }
 
     let huge = "x".repeat(256 * 1024 + 1);
-    let resp = app.post_raw(&[json_ct, auth], huge).await;
-    assert_error(resp, 413, "payload_too_large").await;
+    let headers = [auth, ("Content-Type", "application/json".to_owned())];
+    assert_error(app.post_raw(&headers, huge).await, 413, "payload_too_large").await;
 
     app.assert_nothing_created();
     assert_eq!(

@@ -154,3 +154,42 @@ async fn im_unreachable_is_a_503() {
 
     assert_error(resp, 503, "im_unavailable").await;
 }
+
+#[tokio::test]
+async fn after_an_im_failure_a_retry_with_reuse_finishes_the_same_case() {
+    let app = spawn_app().await;
+    app.im.faults().inject(FaultRule::new(
+        "send_group_msg",
+        Fault::Respond {
+            status: StatusCode::OK,
+            body: json!({"ActionStatus": "FAIL", "ErrorCode": 10002, "ErrorInfo": "internal error"}),
+        },
+        1,
+    ));
+    let failed = assert_error(
+        app.create_ticket(&case("alice")).await,
+        503,
+        "im_unavailable",
+    )
+    .await;
+    let mut retry = case("alice");
+    retry["reuse"] = json!(true);
+
+    let resp = app.create_ticket(&retry).await;
+
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["TicketId"], failed["TicketId"]);
+    assert_eq!(app.zendesk.tickets().len(), 1);
+    let group = app.im.group(body["GroupId"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        group.messages.iter().filter(|m| !m.system).count(),
+        1,
+        "one greeting"
+    );
+    assert_eq!(
+        app.im.calls("group_open_http_svc/create_group"),
+        1,
+        "the group was not made twice"
+    );
+}

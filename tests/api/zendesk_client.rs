@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
-use ticket_bridge::zendesk::types::{NewComment, NewTicket, Requester, TicketUpdate};
+use ticket_bridge::zendesk::types::{NewComment, NewTicket, TicketRequester, TicketUpdate};
 use ticket_bridge::zendesk::ZendeskError;
 
 use crate::helpers::{zendesk_client, Upstreams, ZENDESK_TOKEN};
@@ -16,9 +16,9 @@ fn new_ticket(subject: &str) -> NewTicket {
             public: true,
             author_id: None,
         },
-        requester: Requester {
+        requester: TicketRequester::New {
             name: "Alice".into(),
-            email: Some("alice@example.com".into()),
+            email: "alice@example.com".into(),
         },
         tags: vec!["tencent_im".into()],
         external_id: None,
@@ -158,7 +158,10 @@ async fn permanent_errors_are_classified() {
 
     let zd = zendesk_client(&up.zendesk_served.base_url, ZENDESK_TOKEN);
     let mut t = new_ticket("Bad email");
-    t.requester.email = Some("not an email".into());
+    t.requester = TicketRequester::New {
+        name: "Alice".into(),
+        email: "not an email".into(),
+    };
     let err = zd.create_ticket(&t, None).await.unwrap_err();
     assert!(
         matches!(err, ZendeskError::Rejected { status: 422, .. }) && !err.is_retryable(),
@@ -174,4 +177,38 @@ async fn permanent_errors_are_classified() {
         matches!(err, ZendeskError::Unavailable { status: 503 }) && err.is_retryable(),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn oauth_tokens_authenticate_as_bearer() {
+    use std::time::Duration;
+    use ticket_bridge::sandbox::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
+    use ticket_bridge::secret::Secret;
+    use ticket_bridge::zendesk::{ZendeskAuth, ZendeskClient};
+
+    let emulator = ZendeskEmulator::new(ZendeskEmulatorConfig {
+        oauth_token: Some(Secret::new("oauth-access-token")),
+        ..ZendeskEmulatorConfig::new("bridge@acme.test", Secret::new("api-token"))
+    });
+    let served = ticket_bridge::sandbox::serve(emulator.router(), 0)
+        .await
+        .unwrap();
+    let client = |token: &str| {
+        ZendeskClient::new(
+            reqwest::Client::new(),
+            served.base_url.clone(),
+            ZendeskAuth::OAuth {
+                token: Secret::new(token),
+            },
+            Duration::from_secs(3),
+        )
+    };
+
+    let t = client("oauth-access-token")
+        .create_ticket(&new_ticket("Via OAuth"), None)
+        .await
+        .unwrap();
+    assert_eq!(emulator.ticket(t.id).unwrap().subject, "Via OAuth");
+    let err = client("revoked-token").get_ticket(t.id).await.unwrap_err();
+    assert!(matches!(err, ZendeskError::Unauthorized), "{err}");
 }

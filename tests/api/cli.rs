@@ -1,0 +1,130 @@
+//! The `ticket-bridge` binary: sandbox as a newcomer runs it, start-up errors, `usersig`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use ticket_bridge::secret::Secret;
+use ticket_bridge::usersig::UserSigner;
+
+fn bridge() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ticket-bridge"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+#[tokio::test]
+async fn the_sandbox_opens_a_case_with_the_curl_it_prints() {
+    let mut child = bridge()
+        .arg("sandbox")
+        .env("PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox starts");
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut banner = Vec::new();
+    while !banner
+        .iter()
+        .any(|l: &String| l.ends_with("/im/groups") && l.starts_with("curl"))
+    {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("banner incomplete:\n{}", banner.join("\n")));
+        banner.push(line);
+    }
+    let text = banner.join("\n");
+    let start = text.find("curl -sS -X POST").expect("a curl command");
+    let create = &text[start..text[start..].find("\n\n").map_or(text.len(), |e| start + e)];
+    let groups_cmd = banner
+        .iter()
+        .find(|l| l.ends_with("/im/groups") && l.starts_with("curl"))
+        .unwrap();
+
+    let run = |cmd: &str| {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(cmd)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON answer")
+    };
+    let created = run(create);
+    let groups = run(groups_cmd);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(created["ActionStatus"], "OK", "{created}");
+    let group_id = created["GroupId"].as_str().unwrap();
+    let group = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group_id"] == group_id)
+        .unwrap_or_else(|| panic!("{group_id} in {groups}"));
+    assert!(group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "alice"));
+    assert_eq!(
+        group["messages"].as_array().unwrap().len(),
+        1,
+        "one greeting"
+    );
+}
+
+#[test]
+fn serve_lists_every_missing_setting_and_exits_2() {
+    let out = bridge()
+        .arg("serve")
+        .env("PORT", "not-a-port")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for name in [
+        "PORT",
+        "ZENDESK_SUBDOMAIN",
+        "ZENDESK_API_TOKEN",
+        "IM_SDKAPPID",
+        "IM_SECRET_KEY",
+    ] {
+        assert!(err.contains(name), "{name} missing from:\n{err}");
+    }
+}
+
+#[test]
+fn the_usersig_command_prints_a_valid_sig() {
+    let out = bridge()
+        .args(["usersig", "bob", "--expire", "600"])
+        .env("IM_SDKAPPID", "1400000009")
+        .env("IM_SECRET_KEY", "cli-key")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sig = String::from_utf8(out.stdout).unwrap();
+    let claims = UserSigner::new(1_400_000_009, Secret::new("cli-key"))
+        .verify("bob", sig.trim())
+        .unwrap();
+    assert_eq!(claims.expire, 600);
+}
