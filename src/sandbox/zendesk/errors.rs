@@ -31,6 +31,15 @@ impl FieldError {
         }
     }
 
+    /// A value another record already holds (`email`, `external_id` of a user).
+    pub(super) fn duplicate(field: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            field,
+            description: description.into(),
+            error: Some("DuplicateValue"),
+        }
+    }
+
     /// An entry with a description only.
     pub(super) fn described(field: &'static str, description: impl Into<String>) -> Self {
         Self {

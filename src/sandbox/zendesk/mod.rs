@@ -4,9 +4,10 @@
 //! It follows `shared/specs/zendesk.md` and Zendesk's OpenAPI document and is never looser than
 //! they are: auth is checked on every request (§1), ticket create/show/update and the comment
 //! list validate like Zendesk (§2.3, §2.5, §2.9), `Idempotency-Key` works on ticket creation
-//! (§2.4), and the account, Update Ticket and per-(user, ticket) rate limits answer 429 with
-//! `Retry-After` (§3). Where a Zendesk behaviour is not documented, the stricter plausible one is
-//! emulated and marked UNCONFIRMED where it is coded.
+//! (§2.4), users can be created, shown and searched by external id or email (§2.7), and the
+//! account, Update Ticket and per-(user, ticket) rate limits answer 429 with `Retry-After` (§3).
+//! Where a Zendesk behaviour is not documented, the stricter plausible one is emulated and marked
+//! UNCONFIRMED where it is coded.
 //!
 //! Error policy: every failure is an [`errors::ApiError`] turned into Zendesk's status and body;
 //! request data never panics the emulator.
@@ -24,6 +25,8 @@ mod state;
 mod ticket_input;
 mod ticket_view;
 mod tickets;
+mod user_input;
+mod user_search;
 mod users;
 
 #[cfg(test)]
@@ -104,6 +107,8 @@ pub struct User {
     pub id: u64,
     pub name: String,
     pub email: Option<String>,
+    /// Unique, case-insensitively.
+    pub external_id: Option<String>,
     /// "end-user", "agent" or "admin".
     pub role: String,
 }
@@ -139,6 +144,7 @@ impl ZendeskEmulator {
         let admin_id = store.add_user(
             &admin_name,
             Some(&config.admin_email),
+            None,
             Role::Admin,
             true,
             now,
@@ -169,6 +175,10 @@ impl ZendeskEmulator {
             )
             .route("/api/v2/tickets/{id}/comments", get(comments::list))
             .route("/api/v2/tickets/{id}/comments.json", get(comments::list))
+            .route("/api/v2/users", post(users::create))
+            .route("/api/v2/users.json", post(users::create))
+            .route("/api/v2/users/search", get(user_search::search))
+            .route("/api/v2/users/search.json", get(user_search::search))
             .route("/api/v2/users/me", get(users::me))
             .route("/api/v2/users/me.json", get(users::me))
             .route("/api/v2/users/{id}", get(users::show))
@@ -214,6 +224,11 @@ impl ZendeskEmulator {
         self.lock().user_by_email(email).map(User::from)
     }
 
+    /// Case-insensitive, like Zendesk's external ids.
+    pub fn user_by_external_id(&self, external_id: &str) -> Option<User> {
+        self.lock().user_by_external_id(external_id).map(User::from)
+    }
+
     /// Seeds an agent (role "agent") and returns its id (sandbox/tests use it to assign tickets).
     /// An existing user with that email is returned instead, promoted to agent if it was an
     /// end user.
@@ -230,7 +245,7 @@ impl ZendeskEmulator {
                 }
                 user.id
             }
-            None => store.add_user(name, Some(email), Role::Agent, true, now),
+            None => store.add_user(name, Some(email), None, Role::Agent, true, now),
         }
     }
 
@@ -240,7 +255,7 @@ impl ZendeskEmulator {
         let mut store = self.lock();
         match store.user_by_email(email) {
             Some(u) => u.id,
-            None => store.add_user(name, Some(email), Role::EndUser, true, now),
+            None => store.add_user(name, Some(email), None, Role::EndUser, true, now),
         }
     }
 

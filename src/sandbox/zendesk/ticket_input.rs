@@ -47,7 +47,7 @@ pub(super) struct TicketInput {
 
 /// Reads the ticket object; type errors are pushed to `errors`.
 pub(super) fn parse(root: &Map<String, Value>, errors: &mut Vec<FieldError>) -> TicketInput {
-    let mut r = Reader { root, errors };
+    let mut r = Reader::new(root, errors);
     TicketInput {
         subject: r.string("subject").flatten(),
         comment: r.comment(),
@@ -64,20 +64,26 @@ pub(super) fn parse(root: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
     }
 }
 
-struct Reader<'a> {
+/// Reads typed fields of one JSON object, pushing an `InvalidValue` error for a value of the
+/// wrong type; absent fields are `None`. Shared with the user input (`user_input`).
+pub(super) struct Reader<'a> {
     root: &'a Map<String, Value>,
     errors: &'a mut Vec<FieldError>,
 }
 
-impl Reader<'_> {
-    fn invalid(&mut self, field: &'static str) {
+impl<'a> Reader<'a> {
+    pub(super) fn new(root: &'a Map<String, Value>, errors: &'a mut Vec<FieldError>) -> Self {
+        Self { root, errors }
+    }
+
+    pub(super) fn invalid(&mut self, field: &'static str) {
         self.errors.push(FieldError::invalid(
             field,
             format!("{}: is invalid", label(field)),
         ));
     }
 
-    fn string(&mut self, field: &'static str) -> Patch<String> {
+    pub(super) fn string(&mut self, field: &'static str) -> Patch<String> {
         match self.root.get(field)? {
             Value::Null => Some(None),
             Value::String(s) => Some(Some(s.clone())),
@@ -92,6 +98,18 @@ impl Reader<'_> {
         match self.root.get(field)? {
             Value::Null => Some(None),
             Value::Number(n) if n.as_u64().is_some_and(|v| v > 0) => Some(n.as_u64()),
+            _ => {
+                self.invalid(field);
+                None
+            }
+        }
+    }
+
+    /// A boolean; JSON `null` reads as absent.
+    pub(super) fn flag(&mut self, field: &'static str) -> Option<bool> {
+        match self.root.get(field)? {
+            Value::Null => None,
+            Value::Bool(b) => Some(*b),
             _ => {
                 self.invalid(field);
                 None
@@ -156,14 +174,7 @@ impl Reader<'_> {
             root: obj,
             errors: &mut *self.errors,
         };
-        let public = match obj.get("public") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => {
-                sub.invalid("public");
-                None
-            }
-        };
+        let public = sub.flag("public");
         Some(CommentInput {
             body: sub.string("body").flatten(),
             html_body: sub.string("html_body").flatten(),

@@ -181,7 +181,7 @@ fn apply_create(store: &mut Store, actor: u64, plan: CreatePlan, now: u64) -> (u
         RequesterPlan::Existing(id) => id,
         // UNCONFIRMED: users created through `requester` start unverified.
         RequesterPlan::New { name, email } => {
-            store.add_user(&name, Some(&email), Role::EndUser, false, now)
+            store.add_user(&name, Some(&email), None, Role::EndUser, false, now)
         }
     };
     // The submitter is the requester unless given; "the submitter always becomes the author of

@@ -4,6 +4,7 @@ mod auth;
 mod idempotency;
 mod limits;
 mod tickets;
+mod users;
 mod validation;
 
 use base64::Engine;
@@ -89,6 +90,28 @@ impl TestZendesk {
         self.send(
             self.post_json("/api/v2/tickets.json", body)
                 .header("Idempotency-Key", key),
+        )
+        .await
+    }
+
+    async fn create_user(&self, body: Value) -> Response {
+        self.send(self.post_json("/api/v2/users.json", &body)).await
+    }
+
+    /// Creates a user from `body` and returns its id (asserting 201).
+    async fn new_user(&self, body: Value) -> u64 {
+        let resp = self.create_user(body).await;
+        assert_eq!(resp.status(), 201);
+        let json = json_of(resp).await;
+        json["user"]["id"].as_u64().unwrap_or(0)
+    }
+
+    async fn search_users(&self, params: &[(&str, &str)]) -> Response {
+        self.send(
+            self.http
+                .get(self.url("/api/v2/users/search.json"))
+                .header(header::AUTHORIZATION, Self::admin_auth())
+                .query(params),
         )
         .await
     }
