@@ -243,8 +243,23 @@ impl Bridge {
 }
 
 /// How the bridge names a customer in Zendesk's `external_id` fields.
+///
+/// IM UserIDs are case-sensitive but Zendesk compares `external_id` case-insensitively, so
+/// `Bob` and `bob` must not map to the same value: an upper-case letter is written as `^` and
+/// its lower-case form, and `^` itself as `^^` (`Bob` → `tencent_im:^bob`).
 fn customer_external_id(user: &ImUserId) -> String {
-    format!("tencent_im:{user}")
+    let mut out = String::from("tencent_im:");
+    for c in user.as_str().chars() {
+        match c {
+            '^' => out.push_str("^^"),
+            c if c.is_ascii_uppercase() => {
+                out.push('^');
+                out.push(c.to_ascii_lowercase());
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The group introduction that marks a group as the bridge's own.
@@ -257,4 +272,20 @@ fn introduction(ticket: TicketId) -> String {
 fn greeting_random(ticket: TicketId) -> u32 {
     let digest = Sha256::digest(format!("greeting:{ticket}"));
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_ids_stay_distinct_under_case_folding() {
+        let ext = |u: &str| customer_external_id(&ImUserId::parse(u).unwrap());
+        assert_eq!(ext("bob"), "tencent_im:bob");
+        assert_eq!(ext("Bob"), "tencent_im:^bob");
+        assert_eq!(ext("^bob"), "tencent_im:^^bob");
+        let ids = ["bob", "Bob", "BOB", "^bob", "^Bob", "b^ob"].map(ext);
+        let folded: std::collections::HashSet<_> = ids.iter().map(|i| i.to_lowercase()).collect();
+        assert_eq!(folded.len(), ids.len(), "{ids:?}");
+    }
 }

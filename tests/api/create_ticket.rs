@@ -68,6 +68,34 @@ async fn optional_fields_get_their_defaults() {
     assert_eq!(ticket.subject, "The app crashes");
     let requester = app.zendesk.user(ticket.requester_id).unwrap();
     assert_eq!(requester.name, "Anonymous customer");
+    assert_eq!(requester.email, None);
+    assert_eq!(requester.external_id.as_deref(), Some("tencent_im:bob"));
+}
+
+#[tokio::test]
+async fn a_customer_without_email_keeps_one_zendesk_identity_of_their_own() {
+    let app = spawn_app().await;
+    let case = |user: &str| json!({"userId": user, "caseInfo": {"desc": "help", "name": user}});
+
+    for user in ["Bob", "Bob", "bob"] {
+        assert_eq!(app.create_ticket(&case(user)).await.status(), 200);
+    }
+
+    let tickets = app.zendesk.tickets();
+    assert_eq!(tickets.len(), 3);
+    assert_eq!(
+        tickets[0].requester_id, tickets[1].requester_id,
+        "Bob twice: one user"
+    );
+    assert_ne!(
+        tickets[0].requester_id, tickets[2].requester_id,
+        "bob is someone else"
+    );
+    let upper = app
+        .zendesk
+        .user_by_external_id("tencent_im:^bob")
+        .expect("Bob's user");
+    assert_eq!(upper.id, tickets[0].requester_id);
 }
 
 #[tokio::test]
