@@ -1,5 +1,6 @@
 //! Ticket comments: turning `body`/`html_body` input into stored text (spec §2.3 "Bodies"), the
-//! OAS `TicketCommentObject` view, and `GET /api/v2/tickets/{id}/comments` (spec §2.6, §3.4).
+//! OAS `TicketCommentObject` view, and `GET /api/v2/tickets/{id}/comments` (spec §2.6, §3.4;
+//! the paging itself is in `pagination`).
 
 use std::collections::HashMap;
 
@@ -12,13 +13,12 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::clock::iso8601;
 use super::errors::ApiError;
+use super::pagination::{self, Listing};
 use super::state::CommentRecord;
 use super::{base_url, parse_id, ZendeskEmulator};
 
 /// Bodies over 64 kB are truncated silently [CMT].
 const MAX_BODY_BYTES: usize = 65_536;
-/// "Returns a maximum of 100 records per page" (OAS List Comments).
-const MAX_PAGE: usize = 100;
 
 /// The plain and HTML bodies of a new comment, or `None` when both inputs are blank.
 /// `html_body` wins when both are given (it is the richer one).
@@ -115,141 +115,19 @@ pub(super) async fn list(
         let ticket = store.tickets.get(&id).ok_or(ApiError::RecordNotFound)?;
         let base = base_url(&headers);
         let path = format!("{base}/api/v2/tickets/{id}/comments.json");
-        if query.contains_key("page[size]") {
-            cursor_page(&ticket.comments, &query, &path)
-        } else {
-            offset_page(&ticket.comments, &query, &path)
-        }
+        let listing = Listing {
+            key: "comments",
+            path: &path,
+            carry: "",
+            cursor_sorts: &[("created_at", false), ("-created_at", true)],
+        };
+        // Comments are stored in creation order, which is also ascending id order.
+        pagination::page(&listing, &ticket.comments, &query, |c| c.id, render)
     });
     match result {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),
     }
-}
-
-fn page_size(raw: Option<&String>, name: &str) -> Result<usize, ApiError> {
-    match raw {
-        None => Ok(MAX_PAGE),
-        Some(v) => match v.parse::<usize>() {
-            // UNCONFIRMED: sizes over 100 are clamped, not refused.
-            Ok(n) if n >= 1 => Ok(n.min(MAX_PAGE)),
-            // UNCONFIRMED: the error for a non-numeric or zero page size.
-            _ => Err(ApiError::bad_request(
-                "InvalidPaginationParameter",
-                format!("{name} must be a positive integer"),
-            )),
-        },
-    }
-}
-
-fn offset_page(
-    comments: &[CommentRecord],
-    query: &HashMap<String, String>,
-    path: &str,
-) -> Result<Value, ApiError> {
-    let per_page = page_size(query.get("per_page"), "per_page")?;
-    let page = match query.get("page") {
-        None => 1,
-        Some(v) => v.parse::<usize>().ok().filter(|&p| p >= 1).ok_or_else(|| {
-            ApiError::bad_request(
-                "InvalidPaginationParameter",
-                "page must be a positive integer",
-            )
-        })?,
-    };
-    let desc = query.get("sort_order").is_some_and(|s| s == "desc");
-    let ordered = ordered(comments, desc);
-    let start = (page - 1).saturating_mul(per_page);
-    let items: Vec<Value> = ordered
-        .iter()
-        .skip(start)
-        .take(per_page)
-        .map(|c| render(c))
-        .collect();
-    let link = |p: usize| {
-        let order = if desc { "&sort_order=desc" } else { "" };
-        json!(format!("{path}?page={p}&per_page={per_page}{order}"))
-    };
-    let next = if start.saturating_add(per_page) < ordered.len() {
-        link(page + 1)
-    } else {
-        Value::Null
-    };
-    let prev = if page > 1 {
-        link(page - 1)
-    } else {
-        Value::Null
-    };
-    Ok(json!({
-        "comments": items,
-        "next_page": next,
-        "previous_page": prev,
-        "count": comments.len()
-    }))
-}
-
-fn cursor_page(
-    comments: &[CommentRecord],
-    query: &HashMap<String, String>,
-    path: &str,
-) -> Result<Value, ApiError> {
-    let size = page_size(query.get("page[size]"), "page[size]")?;
-    let desc = match query.get("sort").map(String::as_str) {
-        None | Some("created_at") => false,
-        Some("-created_at") => true,
-        // UNCONFIRMED: the error for another sort value.
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "InvalidPaginationParameter",
-                "sort must be created_at or -created_at",
-            ))
-        }
-    };
-    let ordered = ordered(comments, desc);
-    // Cursors are opaque to clients; here they are the comment id to continue after.
-    let start = match query.get("page[after]") {
-        None => 0,
-        Some(cursor) => {
-            let after: u64 = cursor.parse().map_err(|_| {
-                ApiError::bad_request(
-                    "InvalidPaginationParameter",
-                    "page[after] is not a valid cursor",
-                )
-            })?;
-            ordered
-                .iter()
-                .position(|c| c.id == after)
-                .map(|i| i + 1)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "InvalidPaginationParameter",
-                        "page[after] is not a valid cursor",
-                    )
-                })?
-        }
-    };
-    let page: Vec<&CommentRecord> = ordered.iter().skip(start).take(size).copied().collect();
-    let has_more = start + page.len() < ordered.len();
-    let after = page.last().map(|c| c.id.to_string());
-    let before = page.first().map(|c| c.id.to_string());
-    let sort = if desc { "&sort=-created_at" } else { "" };
-    let next = match (&after, has_more) {
-        (Some(a), true) => json!(format!("{path}?page[after]={a}&page[size]={size}{sort}")),
-        _ => Value::Null,
-    };
-    Ok(json!({
-        "comments": page.iter().map(|c| render(c)).collect::<Vec<_>>(),
-        "meta": {"has_more": has_more, "after_cursor": after, "before_cursor": before},
-        "links": {"next": next, "prev": null}
-    }))
-}
-
-fn ordered(comments: &[CommentRecord], desc: bool) -> Vec<&CommentRecord> {
-    let mut v: Vec<&CommentRecord> = comments.iter().collect();
-    if desc {
-        v.reverse();
-    }
-    v
 }
 
 #[cfg(test)]

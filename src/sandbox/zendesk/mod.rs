@@ -3,7 +3,8 @@
 //!
 //! It follows `shared/specs/zendesk.md` and Zendesk's OpenAPI document and is never looser than
 //! they are: auth is checked on every request (§1), ticket create/show/update and the comment
-//! list validate like Zendesk (§2.3, §2.5, §2.9), `Idempotency-Key` works on ticket creation
+//! list validate like Zendesk (§2.3, §2.5, §2.9), tickets can be listed, all or by external id,
+//! with offset or cursor pages (§3.4), `Idempotency-Key` works on ticket creation
 //! (§2.4), users can be created, shown and searched by external id or email (§2.7), and the
 //! account, Update Ticket and per-(user, ticket) rate limits answer 429 with `Retry-After` (§3).
 //! Where a Zendesk behaviour is not documented, the stricter plausible one is emulated and marked
@@ -20,9 +21,11 @@ mod errors;
 mod gate;
 mod idempotency;
 mod limits;
+mod pagination;
 mod people;
 mod state;
 mod ticket_input;
+mod ticket_list;
 mod ticket_view;
 mod tickets;
 mod user_input;
@@ -167,8 +170,14 @@ impl ZendeskEmulator {
     /// All routes with the faults middleware installed. Paths accept an optional `.json` suffix.
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/api/v2/tickets", post(tickets::create))
-            .route("/api/v2/tickets.json", post(tickets::create))
+            .route(
+                "/api/v2/tickets",
+                get(ticket_list::list).post(tickets::create),
+            )
+            .route(
+                "/api/v2/tickets.json",
+                get(ticket_list::list).post(tickets::create),
+            )
             .route(
                 "/api/v2/tickets/{id}",
                 get(tickets::show).put(tickets::update),
@@ -212,6 +221,15 @@ impl ZendeskEmulator {
     /// Every ticket, by id.
     pub fn tickets(&self) -> Vec<Ticket> {
         self.lock().tickets.values().map(Ticket::from).collect()
+    }
+
+    /// The tickets whose external id is exactly `external_id` (case-sensitive; ticket external
+    /// ids need not be unique), by id: what `GET /api/v2/tickets?external_id=` lists.
+    pub fn tickets_with_external_id(&self, external_id: &str) -> Vec<Ticket> {
+        self.lock()
+            .tickets_with_external_id(external_id)
+            .map(Ticket::from)
+            .collect()
     }
 
     /// The user with this id.

@@ -168,6 +168,19 @@ impl Store {
         })
     }
 
+    /// The tickets whose external id is exactly `external_id`, by id. Ticket external ids are
+    /// not unique ("the request may return multiple tickets with the same external id", OAS
+    /// `ListTickets`). UNCONFIRMED: case-sensitive and byte-exact; Zendesk documents
+    /// case-insensitive external ids for users and organizations but says nothing for tickets.
+    pub(super) fn tickets_with_external_id<'a>(
+        &'a self,
+        external_id: &'a str,
+    ) -> impl Iterator<Item = &'a TicketRecord> + 'a {
+        self.tickets
+            .values()
+            .filter(move |t| t.external_id.as_deref() == Some(external_id))
+    }
+
     /// Adds a user and returns its id. Email and external id uniqueness are the caller's
     /// business.
     pub(super) fn add_user(

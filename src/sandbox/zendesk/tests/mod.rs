@@ -3,6 +3,7 @@
 mod auth;
 mod idempotency;
 mod limits;
+mod ticket_list;
 mod tickets;
 mod users;
 mod validation;
@@ -110,6 +111,16 @@ impl TestZendesk {
         self.send(
             self.http
                 .get(self.url("/api/v2/users/search.json"))
+                .header(header::AUTHORIZATION, Self::admin_auth())
+                .query(params),
+        )
+        .await
+    }
+
+    async fn list_tickets(&self, params: &[(&str, &str)]) -> Response {
+        self.send(
+            self.http
+                .get(self.url("/api/v2/tickets.json"))
                 .header(header::AUTHORIZATION, Self::admin_auth())
                 .query(params),
         )
