@@ -65,6 +65,8 @@ pub struct ZendeskConfig {
     pub base_url: String,
     pub auth: ZendeskAuth,
     pub timeout: Duration,
+    /// The plan's API requests per minute; the bridge paces itself to it.
+    pub rate_limit_rpm: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,8 @@ pub struct ImConfig {
     pub admin_userid: ImUserId,
     pub base_url: String,
     pub timeout: Duration,
+    /// Calls per second per REST command the bridge allows itself.
+    pub rate_limit_per_sec: u32,
 }
 
 /// Everything the service needs to run.
@@ -88,6 +92,13 @@ pub struct Config {
     pub cors_allowed_origins: CorsOrigins,
     pub greeting_text: String,
     pub greeting_via: GreetingVia,
+    /// How long `/createticket` works on a case before answering 202/503 and finishing it in
+    /// the background.
+    pub request_deadline: Duration,
+    /// Background workers running jobs.
+    pub job_workers: usize,
+    /// How long a job claim lasts without a heartbeat (how soon a crashed process's jobs resume).
+    pub job_lease: Duration,
 }
 
 pub const DEFAULT_GREETING: &str = "Thank you for contacting us. Your case #{ticket_id} has been \
@@ -146,6 +157,10 @@ impl Config {
             }
         };
 
+        let request_deadline = r.seconds("REQUEST_DEADLINE_SECS", 15);
+        let job_workers = r.positive(&["JOB_WORKERS"], 4) as usize;
+        let job_lease = r.seconds("JOB_LEASE_SECS", 60);
+
         match (zendesk, im) {
             (Some(zendesk), Some(im)) if r.problems.is_empty() => Ok(Config {
                 host,
@@ -157,6 +172,9 @@ impl Config {
                 cors_allowed_origins,
                 greeting_text,
                 greeting_via,
+                request_deadline,
+                job_workers,
+                job_lease,
             }),
             _ => Err(ConfigError {
                 problems: r.problems,
@@ -219,14 +237,19 @@ impl Reader<'_> {
         }
     }
 
-    fn seconds(&mut self, name: &str, default: u64) -> Duration {
-        match self.parse::<u64>(&[name], "a whole number of seconds") {
+    fn seconds(&mut self, name: &str, default: u32) -> Duration {
+        Duration::from_secs(self.positive(&[name], default).into())
+    }
+
+    /// A whole number of at least 1.
+    fn positive(&mut self, names: &[&str], default: u32) -> u32 {
+        match self.parse::<u32>(names, "a positive whole number") {
             Some(0) => {
-                self.problem(format!("{name} must be at least 1"));
-                Duration::from_secs(default)
+                self.problem(format!("{} must be at least 1", names[0]));
+                default
             }
-            Some(s) => Duration::from_secs(s),
-            None => Duration::from_secs(default),
+            Some(n) => n,
+            None => default,
         }
     }
 
@@ -276,10 +299,12 @@ impl Reader<'_> {
             }
         };
         let timeout = self.seconds("ZENDESK_TIMEOUT_SECS", 30);
+        let rate_limit_rpm = self.positive(&["ZENDESK_RATE_LIMIT_RPM"], 200);
         Some(ZendeskConfig {
             base_url: base_url?,
             auth: auth?,
             timeout,
+            rate_limit_rpm,
         })
     }
 
@@ -327,12 +352,14 @@ impl Reader<'_> {
             (None, None) => Some(Region::default().base_url()),
         };
         let timeout = self.seconds("IM_TIMEOUT_SECS", 10);
+        let rate_limit_per_sec = self.positive(&["IM_RATE_LIMIT_PER_SEC"], 200);
         Some(ImConfig {
             sdkappid: sdkappid?,
             secret_key: secret_key?,
             admin_userid: admin_userid?,
             base_url: base_url?,
             timeout,
+            rate_limit_per_sec,
         })
     }
 
@@ -413,6 +440,10 @@ mod tests {
         assert_eq!(c.client_auth, ClientAuth::UserSig);
         assert_eq!(c.cors_allowed_origins, CorsOrigins::None);
         assert_eq!(c.database_url, "sqlite://ticket-bridge.db");
+        assert_eq!(c.zendesk.rate_limit_rpm, 200);
+        assert_eq!(c.im.rate_limit_per_sec, 200);
+        assert_eq!(c.request_deadline, Duration::from_secs(15));
+        assert_eq!(c.job_workers, 4);
     }
 
     #[test]
@@ -441,6 +472,7 @@ mod tests {
             ("CLIENT_AUTH", "maybe"),
             ("IM_REGION", "mars"),
             ("CORS_ALLOWED_ORIGINS", "https://ok.example, ftp://bad"),
+            ("ZENDESK_RATE_LIMIT_RPM", "0"),
         ])
         .unwrap_err();
         let text = err.to_string();
@@ -454,10 +486,11 @@ mod tests {
             "CLIENT_AUTH",
             "IM_REGION",
             "ftp://bad",
+            "ZENDESK_RATE_LIMIT_RPM",
         ] {
             assert!(text.contains(needle), "{needle} not named in:\n{text}");
         }
-        assert_eq!(err.problems.len(), 9, "{text}");
+        assert_eq!(err.problems.len(), 10, "{text}");
     }
 
     #[test]

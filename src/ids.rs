@@ -24,8 +24,23 @@ pub enum ImUserIdError {
 }
 
 /// A Tencent IM UserID: 1–32 bytes of printable ASCII (IM's own rule, specs/tencent-im.md §1.1).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ImUserId(String);
+
+impl TryFrom<String> for ImUserId {
+    type Error = ImUserIdError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ImUserId> for String {
+    fn from(id: ImUserId) -> Self {
+        id.0
+    }
+}
 
 impl ImUserId {
     pub fn parse(s: &str) -> Result<Self, ImUserIdError> {

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ticket_bridge::config::{self, Config};
+use ticket_bridge::startup::Components;
 use ticket_bridge::usersig::UserSigner;
-use ticket_bridge::{sandbox, startup, telemetry, Application};
+use ticket_bridge::{operator, sandbox, startup, telemetry, Application};
 
 #[derive(Parser)]
 #[command(version, about = "Bridges Tencent Cloud IM (Chat) and Zendesk")]
@@ -21,6 +22,10 @@ enum Command {
     Serve,
     /// Run the service against built-in emulators of Zendesk and Tencent IM: no accounts needed.
     Sandbox,
+    /// Finish every case whose ticket, group or greeting is not done (safe while serve runs).
+    Reconcile,
+    /// Show the job queue: counts, and every job that failed for good.
+    Jobs,
     /// Print an IM UserSig for a user (debugging; needs IM_SDKAPPID and IM_SECRET_KEY).
     Usersig {
         /// The IM UserID.
@@ -45,18 +50,73 @@ async fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Sandbox => report(sandbox::run::run().await),
+        Command::Reconcile => reconcile().await,
+        Command::Jobs => jobs().await,
         Command::Usersig { user, expire } => usersig(&user, expire),
         Command::Healthcheck { port } => healthcheck(port).await,
     }
 }
 
-async fn serve() -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
+fn config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+async fn components() -> Result<Components, ExitCode> {
+    let config = config()?;
+    Components::build(&config).await.map_err(|e| {
+        eprintln!("cannot start: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+async fn reconcile() -> ExitCode {
+    let parts = match components().await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match operator::reconcile(&parts.store, &parts.jobs).await {
+        Ok(r) => {
+            println!(
+                "unfinished cases: {}; finished now: {}; will retry: {}; failed: {}",
+                r.unfinished, r.done, r.retrying, r.failed
+            );
+            if r.failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
+        Err(e) => {
+            eprintln!("reconcile failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn jobs() -> ExitCode {
+    let parts = match components().await {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match operator::jobs_report(&parts.store).await {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot read the job queue: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
+    let config = match config() {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let app = match Application::build(config).await {
         Ok(app) => app,

@@ -5,17 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::bridge::{Bridge, Greeting};
 use crate::config::{ClientAuth, Config};
 use crate::http::{self, AppState, ClientAuthCheck};
 use crate::im::ImClient;
+use crate::jobs::Jobs;
 use crate::store::{Store, StoreError};
 use crate::usersig::{AdminSig, UserSigner};
 use crate::zendesk::ZendeskClient;
 
 /// Validity of the admin UserSig used for IM REST calls; renewed when a quarter is left.
 const ADMIN_SIG_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long running jobs may go on after a stop is asked for.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -30,17 +34,17 @@ pub enum StartupError {
     HttpClient(#[from] reqwest::Error),
 }
 
-/// The service, bound to its port and ready to run.
-pub struct Application {
-    listener: TcpListener,
-    port: u16,
-    router: axum::Router,
+/// The parts every command shares: the store, the bridge over both upstream clients, and the
+/// job runner.
+pub struct Components {
+    pub store: Store,
+    pub bridge: Arc<Bridge>,
+    pub jobs: Jobs,
 }
 
-impl Application {
-    /// Connects and migrates the store, builds the clients and binds `HOST:PORT`
-    /// (port 0 = a free port; see [`Application::port`]).
-    pub async fn build(config: Config) -> Result<Self, StartupError> {
+impl Components {
+    /// Connects and migrates the store and builds the clients.
+    pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let store = Store::connect(&config.database_url).await?;
         // One pooled client for both upstreams.
         let http = reqwest::Client::builder()
@@ -53,39 +57,64 @@ impl Application {
             http.clone(),
             config.im.base_url.clone(),
             config.im.sdkappid,
-            AdminSig::new(
-                signer.clone(),
-                config.im.admin_userid.as_str(),
-                ADMIN_SIG_VALIDITY,
-            ),
+            AdminSig::new(signer, config.im.admin_userid.as_str(), ADMIN_SIG_VALIDITY),
             config.im.timeout,
-        );
+        )
+        .with_rate_limit(config.im.rate_limit_per_sec);
         let zendesk = ZendeskClient::new(
             http,
             config.zendesk.base_url.clone(),
             config.zendesk.auth.clone(),
             config.zendesk.timeout,
-        );
+        )
+        .with_rate_limit(config.zendesk.rate_limit_rpm);
+        let bridge = Arc::new(Bridge {
+            zendesk,
+            im,
+            store: store.clone(),
+            greeting: Greeting {
+                text: config.greeting_text.clone(),
+                via: config.greeting_via,
+            },
+        });
+        let jobs = Jobs::new(store.clone(), bridge.clone(), config.job_lease);
+        Ok(Self {
+            store,
+            bridge,
+            jobs,
+        })
+    }
+}
+
+/// The service, bound to its port and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    router: axum::Router,
+    jobs: Jobs,
+    job_workers: usize,
+}
+
+impl Application {
+    /// Builds the [`Components`] and binds `HOST:PORT` (port 0 = a free port; see
+    /// [`Application::port`]).
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let parts = Components::build(&config).await?;
         let auth = match config.client_auth {
-            ClientAuth::UserSig => ClientAuthCheck::UserSig(signer),
+            ClientAuth::UserSig => ClientAuthCheck::UserSig(UserSigner::new(
+                config.im.sdkappid,
+                config.im.secret_key.clone(),
+            )),
             ClientAuth::None => {
                 tracing::warn!("CLIENT_AUTH=none: anyone can open cases in any user's name; use only for development");
                 ClientAuthCheck::Open
             }
         };
-        let bridge = Bridge {
-            zendesk,
-            im,
-            store,
-            greeting: Greeting {
-                text: config.greeting_text.clone(),
-                via: config.greeting_via,
-            },
-        };
         let router = http::router(
             AppState {
-                bridge: Arc::new(bridge),
+                jobs: parts.jobs.clone(),
                 auth,
+                deadline: config.request_deadline,
             },
             &config.cors_allowed_origins,
         );
@@ -110,6 +139,8 @@ impl Application {
             listener,
             port,
             router,
+            jobs: parts.jobs,
+            job_workers: config.job_workers,
         })
     }
 
@@ -117,14 +148,29 @@ impl Application {
         self.port
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+    /// Serves and runs the job workers until `shutdown` resolves; then stops accepting,
+    /// finishes the requests in flight, gives running jobs [`SHUTDOWN_GRACE`] and hands back
+    /// whatever is unfinished for the next start.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let (stop, stopped) = watch::channel(false);
+        let workers = tokio::spawn(self.jobs.clone().run_workers(
+            self.job_workers,
+            stopped,
+            SHUTDOWN_GRACE,
+        ));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop.send(true);
+        if let Err(e) = workers.await {
+            tracing::error!(error = %e, "job workers stopped abnormally");
+        }
+        // Jobs that requests were still running in the background go back too.
+        self.jobs.release().await;
+        served
     }
 }
 

@@ -1,8 +1,9 @@
 //! The flows of the bridge (DESIGN §1) as plain async functions over the clients and the store.
 
+pub mod intake;
 mod open_case;
 
-pub use open_case::{CaseOutcome, NewCase};
+pub use open_case::{case_marker, NewCase};
 
 use crate::config::GreetingVia;
 use crate::ids::TicketId;
@@ -24,6 +25,31 @@ pub enum BridgeError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl BridgeError {
+    /// Whether running the flow again later may succeed (upstream outages, rate limits,
+    /// timeouts, a busy database); otherwise the request itself is wrong or the state broken.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            BridgeError::Zendesk(e) => e.is_retryable(),
+            BridgeError::Im { source, .. } => source.is_retryable(),
+            BridgeError::Store(StoreError::Corrupt { .. }) => false,
+            BridgeError::Store(_) => true,
+        }
+    }
+
+    /// How long Zendesk asked to wait, when it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            BridgeError::Zendesk(ZendeskError::RateLimited { retry_after })
+            | BridgeError::Im {
+                source: ImError::RateLimited { retry_after, .. },
+                ..
+            } => Some(*retry_after),
+            _ => None,
+        }
+    }
 }
 
 /// How a new group is greeted.

@@ -1,18 +1,29 @@
-//! A customer opens a case: Zendesk ticket → record → IM group with the customer → greeting.
+//! A customer's case, as resumable steps: Zendesk ticket → record → IM group with the
+//! customer → greeting.
 //!
-//! The steps run in that order so an IM group never exists for a ticket that was not created.
-//! Each IM step is recorded when done, and is harmless to repeat (the group id is derived from
-//! the ticket, the greeting's `Random` from the ticket id), so a case whose IM steps failed can
-//! be finished later by running [`Bridge::finish_case`] again.
+//! Every step is idempotent and recorded when done, so a crash between any two steps resumes
+//! without repeating an effect:
+//! - the ticket is created with an `Idempotency-Key` derived from the case, so a lost answer
+//!   does not open a second ticket; the case id is also the ticket's `external_id`, so after
+//!   Zendesk's two-hour key window the ticket is found by it instead of created again;
+//! - an IM group that already exists and is ours (10025, or 10021 with our introduction)
+//!   counts as created; a customer already in it counts as added;
+//! - the greeting carries a `Random` derived from the ticket, which IM's five-minute duplicate
+//!   window covers; after that window the group's history is checked before sending again.
+//!
+//! Steps run in this order, so an IM group never exists for a ticket that was not created.
 
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Bridge, BridgeError};
 use crate::config::GreetingVia;
 use crate::ids::{GroupId, ImUserId, TicketId};
 use crate::im::types::{group_name, NewGroup, TextMessage};
-use crate::store::TicketRecord;
-use crate::zendesk::types::{NewComment, NewTicket, NewUser, TicketRequester};
+use crate::store::{now_ms, CaseRecord, StoreError, TicketRecord};
+use crate::zendesk::types::{NewComment, NewTicket, NewUser, Ticket, TicketRequester};
 use crate::zendesk::ZendeskError;
 
 /// Tag put on every ticket the bridge opens.
@@ -20,9 +31,17 @@ pub const TICKET_TAG: &str = "tencent_im";
 /// IM: the group id is taken by a group of someone else (10021) / of the caller (10025).
 const GROUP_ID_IN_USE: i64 = 10021;
 const GROUP_ID_IN_USE_BY_CALLER: i64 = 10025;
+/// IM drops a repeated `Random` for five minutes; past four (clocks differ) the history is
+/// checked instead of relying on it.
+const IM_DUPLICATE_WINDOW: Duration = Duration::from_secs(4 * 60);
+/// Zendesk keeps idempotency keys for two hours; past 100 minutes the ticket is looked up by
+/// `external_id` before a create is sent again.
+const ZENDESK_KEY_WINDOW: Duration = Duration::from_secs(100 * 60);
+/// How far back the greeting is searched for (pages of 20 messages).
+const HISTORY_PAGES: usize = 50;
 
 /// A validated case from `/createticket`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCase {
     pub user: ImUserId,
     pub subject: String,
@@ -33,59 +52,104 @@ pub struct NewCase {
     pub reuse: bool,
 }
 
-/// The ticket and group a case lives in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseOutcome {
-    pub ticket_id: TicketId,
-    pub group_id: GroupId,
-    pub reused: bool,
+impl NewCase {
+    /// Fingerprint of the request, to tell a client's retry from a different request sent
+    /// under the same `Idempotency-Key`.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let digest = Sha256::digest(json);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 impl Bridge {
-    #[tracing::instrument(skip_all, fields(user_id = %case.user, ticket_id))]
-    pub async fn open_case(&self, case: &NewCase) -> Result<CaseOutcome, BridgeError> {
-        if case.reuse {
-            if let Some(ticket_id) = self.reusable_ticket(&case.user).await? {
-                tracing::Span::current().record("ticket_id", ticket_id.0);
-                tracing::info!("reusing the customer's open ticket");
-                return Ok(CaseOutcome {
-                    ticket_id,
-                    group_id: GroupId::for_ticket(ticket_id),
-                    reused: true,
-                });
+    /// Runs the steps of a recorded case that are not done yet.
+    #[tracing::instrument(skip(self), fields(ticket_id))]
+    pub async fn run_case(&self, case_id: &str) -> Result<TicketId, BridgeError> {
+        let case = self
+            .store
+            .case(case_id)
+            .await?
+            .ok_or_else(|| corrupt("case", format!("no case {case_id}")))?;
+        let request: NewCase = serde_json::from_str(&case.request)
+            .map_err(|e| corrupt("case request", e.to_string()))?;
+        let ticket_id = match case.ticket_id {
+            Some(t) => t,
+            None => self.make_ticket(&case, &request).await?,
+        };
+        tracing::Span::current().record("ticket_id", ticket_id.0);
+        let rec = self
+            .store
+            .ticket(ticket_id)
+            .await?
+            .ok_or_else(|| corrupt("ticket", format!("no record of ticket {ticket_id}")))?;
+        self.finish_ticket(&rec).await?;
+        Ok(ticket_id)
+    }
+
+    /// The ticket step: reuse the customer's open ticket when asked and there is one,
+    /// otherwise create the ticket exactly once. Records the outcome on the case.
+    async fn make_ticket(
+        &self,
+        case: &CaseRecord,
+        request: &NewCase,
+    ) -> Result<TicketId, BridgeError> {
+        if request.reuse {
+            if let Some(ticket) = self.reusable_ticket(&request.user).await? {
+                self.store
+                    .set_case_ticket(&case.case_id, ticket, true, None)
+                    .await?;
+                tracing::info!(ticket_id = ticket.0, "reusing the customer's open ticket");
+                return Ok(ticket);
             }
         }
-        let ticket = self
-            .zendesk
-            .create_ticket(
-                &NewTicket {
-                    subject: case.subject.clone(),
-                    comment: NewComment {
-                        body: case.description.clone(),
-                        public: true,
-                        author_id: None,
-                    },
-                    requester: self.requester(case).await?,
-                    tags: vec![TICKET_TAG.to_owned()],
-                    external_id: Some(customer_external_id(&case.user)),
-                },
-                None,
-            )
-            .await
-            .map_err(BridgeError::Zendesk)?;
+        let ticket = self.create_ticket_once(case, request).await?;
         let ticket_id = TicketId(ticket.id);
-        tracing::Span::current().record("ticket_id", ticket.id);
-        tracing::info!("Zendesk ticket created");
-        let record = self
-            .store
-            .insert_ticket(ticket_id, &case.user, &case.subject, &ticket.status)
+        self.store
+            .set_case_ticket(
+                &case.case_id,
+                ticket_id,
+                false,
+                Some((&request.user, &request.subject, &ticket.status)),
+            )
             .await?;
-        self.finish_case(&record).await?;
-        Ok(CaseOutcome {
-            ticket_id,
-            group_id: GroupId::for_ticket(ticket_id),
-            reused: false,
-        })
+        tracing::info!(ticket_id = ticket.id, "Zendesk ticket created");
+        Ok(ticket_id)
+    }
+
+    async fn create_ticket_once(
+        &self,
+        case: &CaseRecord,
+        request: &NewCase,
+    ) -> Result<Ticket, BridgeError> {
+        let marker = case_marker(&case.case_id);
+        let age = Duration::from_millis(now_ms().saturating_sub(case.created_at).max(0) as u64);
+        if age > ZENDESK_KEY_WINDOW {
+            let found = self
+                .zendesk
+                .find_tickets_by_external_id(&marker)
+                .await
+                .map_err(BridgeError::Zendesk)?;
+            if let Some(t) = found.into_iter().min_by_key(|t| t.id) {
+                tracing::info!(ticket_id = t.id, "found the case's ticket by external_id");
+                return Ok(t);
+            }
+        }
+        let ticket = NewTicket {
+            subject: request.subject.clone(),
+            comment: NewComment {
+                body: request.description.clone(),
+                public: true,
+                author_id: None,
+            },
+            requester: self.requester(request).await?,
+            tags: vec![TICKET_TAG.to_owned()],
+            external_id: Some(marker),
+        };
+        self.zendesk
+            .create_ticket(&ticket, Some(&format!("ticket-bridge-{}", case.case_id)))
+            .await
+            .map_err(BridgeError::Zendesk)
     }
 
     /// The ticket's requester: by email when the customer gave one (Zendesk finds or creates
@@ -103,7 +167,7 @@ impl Bridge {
             self.zendesk
                 .find_users_by_external_id(&external_id)
                 .await
-                .map(|users| users.first().map(|u| u.id))
+                .map(|users| users.iter().map(|u| u.id).min())
                 .map_err(BridgeError::Zendesk)
         };
         if let Some(id) = find().await? {
@@ -119,18 +183,18 @@ impl Bridge {
             .await;
         match created {
             Ok(user) => Ok(TicketRequester::Existing(user.id)),
-            // Another request created the same customer a moment ago.
+            // Another request (or a lost earlier answer) created the same customer.
             Err(ZendeskError::Rejected { status: 422, .. }) => find()
                 .await?
                 .map(TicketRequester::Existing)
-                .ok_or_else(|| BridgeError::Zendesk(ZendeskError::NotFound)),
+                .ok_or(BridgeError::Zendesk(ZendeskError::NotFound)),
             Err(e) => Err(BridgeError::Zendesk(e)),
         }
     }
 
-    /// Runs the IM steps of a recorded case that are not done yet: the group with the customer
+    /// The IM steps of a recorded ticket that are not done yet: the group with the customer
     /// in it, then the greeting.
-    pub async fn finish_case(&self, rec: &TicketRecord) -> Result<(), BridgeError> {
+    pub async fn finish_ticket(&self, rec: &TicketRecord) -> Result<(), BridgeError> {
         let ticket = rec.ticket_id;
         let im_err = |source| BridgeError::Im { ticket, source };
         let group_id = GroupId::for_ticket(ticket);
@@ -151,9 +215,11 @@ impl Bridge {
             };
             match self.im.create_group(&group).await {
                 Ok(_) => {}
-                Err(e) if e.code() == Some(GROUP_ID_IN_USE_BY_CALLER) => {}
+                Err(e) if e.code() == Some(GROUP_ID_IN_USE_BY_CALLER) => {
+                    self.ensure_member(rec, &group_id).await?
+                }
                 Err(e) if e.code() == Some(GROUP_ID_IN_USE) => {
-                    self.check_group_is_ours(rec, &group_id, e).await?
+                    self.adopt_existing_group(rec, &group_id, e).await?
                 }
                 Err(e) => return Err(im_err(e)),
             }
@@ -161,38 +227,87 @@ impl Bridge {
             tracing::info!(group_id = %group_id, "IM group created");
         }
         if rec.greeted_at.is_none() {
-            let text = self
-                .greeting
-                .text
-                .replace("{ticket_id}", &ticket.to_string());
-            match self.greeting.via {
-                GreetingVia::Message => self
-                    .im
-                    .send_group_msg(&TextMessage {
-                        group_id: group_id.to_string(),
-                        from: None,
-                        random: greeting_random(ticket),
-                        text,
-                        cloud_custom_data: None,
-                    })
-                    .await
-                    .map(drop),
-                GreetingVia::SystemNotification => {
-                    self.im
-                        .send_group_system_notification(group_id.as_str(), &text)
-                        .await
-                }
-            }
-            .map_err(im_err)?;
-            self.store.mark_greeted(ticket).await?;
-            tracing::info!("greeting posted");
+            self.greet(rec, &group_id).await?;
         }
         Ok(())
     }
 
-    /// A group with the ticket's id exists already. It is ours (made by an earlier attempt
-    /// whose answer was lost) if it carries our introduction and has the customer in it.
-    async fn check_group_is_ours(
+    async fn greet(&self, rec: &TicketRecord, group_id: &GroupId) -> Result<(), BridgeError> {
+        let ticket = rec.ticket_id;
+        let im_err = |source| BridgeError::Im { ticket, source };
+        let random = greeting_random(ticket);
+        let window_passed = rec
+            .greet_attempt_at
+            .is_some_and(|at| now_ms().saturating_sub(at) > IM_DUPLICATE_WINDOW.as_millis() as i64);
+        if window_passed
+            && self
+                .greeting_in_history(group_id, random)
+                .await
+                .map_err(im_err)?
+        {
+            tracing::info!("greeting found in the group's history");
+            self.store.mark_greeted(ticket).await?;
+            return Ok(());
+        }
+        self.store.mark_greet_attempt(ticket).await?;
+        let text = self
+            .greeting
+            .text
+            .replace("{ticket_id}", &ticket.to_string());
+        match self.greeting.via {
+            GreetingVia::Message => self
+                .im
+                .send_group_msg(&TextMessage {
+                    group_id: group_id.to_string(),
+                    from: None,
+                    random,
+                    text,
+                    cloud_custom_data: None,
+                })
+                .await
+                .map(drop),
+            GreetingVia::SystemNotification => {
+                self.im
+                    .send_group_system_notification(group_id.as_str(), &text)
+                    .await
+            }
+        }
+        .map_err(im_err)?;
+        self.store.mark_greeted(ticket).await?;
+        tracing::info!("greeting posted");
+        Ok(())
+    }
+
+    /// Whether the admin already posted a message with `random` in the group.
+    async fn greeting_in_history(
+        &self,
+        group_id: &GroupId,
+        random: u32,
+    ) -> Result<bool, crate::im::ImError> {
+        let mut before = None;
+        for _ in 0..HISTORY_PAGES {
+            let page = self
+                .im
+                .group_msg_get_simple(group_id.as_str(), 20, before)
+                .await?;
+            if page
+                .messages
+                .iter()
+                .any(|m| m.random == u64::from(random) && m.from == self.im.admin())
+            {
+                return Ok(true);
+            }
+            match page.messages.iter().map(|m| m.seq).min() {
+                Some(oldest) if page.is_finished != 1 && oldest > 1 => before = Some(oldest - 1),
+                _ => break,
+            }
+        }
+        Ok(false)
+    }
+
+    /// 10021: a group with the ticket's id exists but IM does not say it is ours. It is (an
+    /// earlier attempt whose answer was lost) if it carries our introduction.
+    async fn adopt_existing_group(
         &self,
         rec: &TicketRecord,
         group_id: &GroupId,
@@ -204,19 +319,30 @@ impl Bridge {
             .get_group_info(&[group_id.as_str()])
             .await
             .map_err(|source| BridgeError::Im { ticket, source })?;
-        let ours = infos.iter().any(|g| {
-            g.error_code == 0
-                && g.introduction == introduction(ticket)
-                && g.member_list.iter().any(|m| m.account == rec.user_id)
-        });
-        if ours {
-            Ok(())
-        } else {
-            Err(BridgeError::Im {
+        let ours = infos
+            .iter()
+            .any(|g| g.error_code == 0 && g.introduction == introduction(ticket));
+        if !ours {
+            return Err(BridgeError::Im {
                 ticket,
                 source: in_use,
-            })
+            });
         }
+        self.ensure_member(rec, group_id).await
+    }
+
+    /// Adds the customer to an existing group; already a member counts as added.
+    async fn ensure_member(
+        &self,
+        rec: &TicketRecord,
+        group_id: &GroupId,
+    ) -> Result<(), BridgeError> {
+        let ticket = rec.ticket_id;
+        self.im
+            .add_group_member(group_id.as_str(), &[rec.user_id.as_str()], true)
+            .await
+            .map(drop)
+            .map_err(|source| BridgeError::Im { ticket, source })
     }
 
     /// The newest ticket of `user` that Zendesk says is not solved or closed, finishing its IM
@@ -235,14 +361,23 @@ impl Bridge {
             if matches!(status.as_str(), "solved" | "closed" | "deleted") {
                 continue;
             }
-            self.finish_case(&rec).await?;
+            self.finish_ticket(&rec).await?;
             return Ok(Some(rec.ticket_id));
         }
         Ok(None)
     }
 }
 
-/// How the bridge names a customer in Zendesk's `external_id` fields.
+fn corrupt(what: &'static str, detail: String) -> BridgeError {
+    BridgeError::Store(StoreError::Corrupt { what, detail })
+}
+
+/// The ticket's `external_id`: which case it was made for.
+pub fn case_marker(case_id: &str) -> String {
+    format!("ticket-bridge:case:{case_id}")
+}
+
+/// How the bridge names a customer in Zendesk's user `external_id`.
 ///
 /// IM UserIDs are case-sensitive but Zendesk compares `external_id` case-insensitively, so
 /// `Bob` and `bob` must not map to the same value: an upper-case letter is written as `^` and
@@ -267,8 +402,7 @@ fn introduction(ticket: TicketId) -> String {
     format!("Zendesk ticket #{ticket}")
 }
 
-/// The greeting's `Random`: the same for every attempt on one ticket, so IM drops a repeat
-/// sent within its 5-minute duplicate window.
+/// The greeting's `Random`: the same for every attempt on one ticket.
 fn greeting_random(ticket: TicketId) -> u32 {
     let digest = Sha256::digest(format!("greeting:{ticket}"));
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
@@ -287,5 +421,21 @@ mod tests {
         let ids = ["bob", "Bob", "BOB", "^bob", "^Bob", "b^ob"].map(ext);
         let folded: std::collections::HashSet<_> = ids.iter().map(|i| i.to_lowercase()).collect();
         assert_eq!(folded.len(), ids.len(), "{ids:?}");
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_any_field() {
+        let a = NewCase {
+            user: ImUserId::parse("alice").unwrap(),
+            subject: "s".into(),
+            description: "d".into(),
+            name: "n".into(),
+            email: None,
+            reuse: false,
+        };
+        let mut b = a.clone();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        b.reuse = true;
+        assert_ne!(a.fingerprint(), b.fingerprint());
     }
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::bridge::intake::IntakeError;
 use crate::bridge::BridgeError;
 use crate::ids::{GroupId, TicketId};
 use crate::zendesk::ZendeskError;
@@ -26,6 +27,10 @@ pub enum ApiError {
     InvalidContentType(String),
     #[error("{0}")]
     InvalidField(String),
+    #[error("{0}")]
+    InvalidIdempotencyKey(String),
+    #[error("this Idempotency-Key was already used with a different request; use a new key for a new case")]
+    IdempotencyConflict,
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -62,6 +67,8 @@ impl ApiError {
             InvalidJson(_) => (StatusCode::BAD_REQUEST, 40001, "invalid_json"),
             InvalidContentType(_) => (StatusCode::BAD_REQUEST, 40002, "invalid_content_type"),
             InvalidField(_) => (StatusCode::BAD_REQUEST, 40003, "invalid_field"),
+            InvalidIdempotencyKey(_) => (StatusCode::BAD_REQUEST, 40004, "invalid_idempotency_key"),
+            IdempotencyConflict => (StatusCode::CONFLICT, 40901, "idempotency_conflict"),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, 40101, "unauthorized"),
             NotFound(_) => (StatusCode::NOT_FOUND, 40401, "not_found"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 40501, "method_not_allowed"),
@@ -114,6 +121,15 @@ impl IntoResponse for ApiError {
             }
         }
         resp
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::KeyConflict => ApiError::IdempotencyConflict,
+            IntakeError::Store(s) => BridgeError::Store(s).into(),
+        }
     }
 }
 

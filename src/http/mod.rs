@@ -6,7 +6,7 @@ mod create_ticket;
 pub mod error;
 mod request_id;
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method, Uri};
@@ -20,8 +20,8 @@ use tower_http::trace::TraceLayer;
 pub use auth::ClientAuthCheck;
 use error::ApiError;
 
-use crate::bridge::Bridge;
 use crate::config::CorsOrigins;
+use crate::jobs::Jobs;
 
 /// Largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -29,8 +29,10 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub bridge: Arc<Bridge>,
+    pub jobs: Jobs,
     pub auth: ClientAuthCheck,
+    /// How long a request works on a case before answering and finishing it in the background.
+    pub deadline: Duration,
 }
 
 /// All routes and the layers around them.

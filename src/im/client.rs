@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::types::*;
+use crate::ratelimit::KeyedPacer;
 use crate::usersig::AdminSig;
 
 /// Codes whose descriptions say "retry" (internal errors, timeouts, frequency limits),
@@ -24,6 +25,9 @@ const RETRYABLE_CODES: &[i64] = &[
 ];
 /// The admin UserSig expired or was invalidated: a fresh sig fixes it.
 const RENEW_SIG_CODES: &[i64] = &[70001, 70052];
+/// IM says the app calls too often: everyone backs off for a second.
+const FREQUENCY_CODES: &[i64] = &[10006, 10023, 60007, 60011, 60018, 60019];
+const FREQUENCY_PAUSE: Duration = Duration::from_secs(1);
 
 /// An IM call that did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,12 @@ pub enum ImError {
     Http { command: &'static str, status: u16 },
     #[error("IM {command} did not answer in time")]
     Timeout { command: &'static str },
+    /// The bridge's own pacing could not fit the call in before its deadline.
+    #[error("IM {command} is over the bridge's rate budget; retry in {}ms", retry_after.as_millis())]
+    RateLimited {
+        command: &'static str,
+        retry_after: Duration,
+    },
     #[error("could not reach IM for {command}: {detail}")]
     Transport {
         command: &'static str,
@@ -59,7 +69,9 @@ impl ImError {
                 RETRYABLE_CODES.contains(code) || RENEW_SIG_CODES.contains(code)
             }
             ImError::Http { status, .. } => *status >= 500 || *status == 429,
-            ImError::Timeout { .. } | ImError::Transport { .. } => true,
+            ImError::Timeout { .. } | ImError::Transport { .. } | ImError::RateLimited { .. } => {
+                true
+            }
             ImError::Decode { .. } => false,
         }
     }
@@ -93,6 +105,7 @@ pub struct ImClient {
     sdkappid: u64,
     admin: AdminSig,
     timeout: Duration,
+    pacers: Option<KeyedPacer>,
 }
 
 impl std::fmt::Debug for ImClient {
@@ -120,7 +133,19 @@ impl ImClient {
             sdkappid,
             admin,
             timeout,
+            pacers: None,
         }
+    }
+
+    /// Keeps each REST command under `per_second` calls a second (IM limits most commands
+    /// to 200/s per app).
+    pub fn with_rate_limit(mut self, per_second: u32) -> Self {
+        let per_second = per_second.max(1);
+        self.pacers = Some(KeyedPacer::new(
+            f64::from(per_second),
+            per_second.div_ceil(10),
+        ));
+        self
     }
 
     /// The admin account the bridge acts as.
@@ -268,6 +293,16 @@ impl ImClient {
         command: &'static str,
         body: &impl Serialize,
     ) -> Result<T> {
+        if let Some(pacers) = &self.pacers {
+            pacers
+                .get(command)
+                .acquire(tokio::time::Instant::now() + self.timeout)
+                .await
+                .map_err(|retry_after| ImError::RateLimited {
+                    command,
+                    retry_after,
+                })?;
+        }
         let sdkappid = self.sdkappid.to_string();
         let random = rand::random::<u32>().to_string();
         let usersig = self.admin.get();
@@ -305,6 +340,11 @@ impl ImClient {
         if envelope.error_code != 0 {
             if RENEW_SIG_CODES.contains(&envelope.error_code) {
                 self.admin.renew();
+            }
+            if let (Some(pacers), true) =
+                (&self.pacers, FREQUENCY_CODES.contains(&envelope.error_code))
+            {
+                pacers.get(command).pause(FREQUENCY_PAUSE);
             }
             return Err(ImError::Api {
                 command,

@@ -5,10 +5,11 @@ use sqlx::AnyPool;
 use super::{now_ms, Result, StoreError};
 
 /// `(version, statements)`; append new versions, never edit applied ones.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE tickets (
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE tickets (
             ticket_id BIGINT PRIMARY KEY,
             group_id TEXT NOT NULL UNIQUE,
             user_id TEXT NOT NULL,
@@ -19,9 +20,46 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             group_created_at BIGINT,
             greeted_at BIGINT
         )",
-        "CREATE INDEX tickets_by_user ON tickets (user_id, created_at)",
-    ],
-)];
+            "CREATE INDEX tickets_by_user ON tickets (user_id, created_at)",
+        ],
+    ),
+    (
+        2,
+        &[
+            // One row per accepted /createticket request: the durable record that exists before
+            // any upstream call, so a crash at any step can resume it.
+            "CREATE TABLE cases (
+                case_id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                idem_key TEXT,
+                request_hash TEXT NOT NULL,
+                request TEXT NOT NULL,
+                ticket_id BIGINT,
+                reused BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )",
+            // NULL keys (requests without Idempotency-Key) never collide.
+            "CREATE UNIQUE INDEX cases_by_key ON cases (user_id, idem_key)",
+            "ALTER TABLE tickets ADD COLUMN greet_attempt_at BIGINT",
+            "CREATE TABLE jobs (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                dedupe_key TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                run_at BIGINT NOT NULL,
+                locked_by TEXT,
+                locked_until BIGINT,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )",
+            "CREATE INDEX jobs_runnable ON jobs (status, run_at)",
+        ],
+    ),
+];
 
 pub(super) async fn run(pool: &AnyPool) -> Result<()> {
     sqlx::query(

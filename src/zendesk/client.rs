@@ -17,6 +17,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::types::*;
+use crate::ratelimit::Pacer;
 use crate::secret::Secret;
 
 /// How the bridge authenticates to Zendesk.
@@ -85,6 +86,7 @@ pub struct ZendeskClient {
     base_url: String,
     auth: ZendeskAuth,
     timeout: Duration,
+    pacer: Option<std::sync::Arc<Pacer>>,
 }
 
 impl ZendeskClient {
@@ -101,7 +103,15 @@ impl ZendeskClient {
             base_url: base_url.into(),
             auth,
             timeout,
+            pacer: None,
         }
+    }
+
+    /// Paces calls to the plan's `per_minute` budget, so bursts wait here instead of being
+    /// refused by Zendesk; a 429's `Retry-After` pauses every caller.
+    pub fn with_rate_limit(mut self, per_minute: u32) -> Self {
+        self.pacer = Some(std::sync::Arc::new(Pacer::per_minute(per_minute)));
+        self
     }
 
     /// Creates a ticket. With an `idempotency_key`, a repeated call (same key, same ticket)
@@ -160,6 +170,19 @@ impl ZendeskClient {
         .map(|r| r.user)
     }
 
+    /// Tickets whose `external_id` is `external_id` (not unique in Zendesk: may be several).
+    pub async fn find_tickets_by_external_id(&self, external_id: &str) -> Result<Vec<Ticket>> {
+        self.send::<TicketsResponse>(
+            Method::GET,
+            "/api/v2/tickets",
+            &[("external_id", external_id)],
+            None::<&()>,
+            None,
+        )
+        .await
+        .map(|r| r.tickets)
+    }
+
     /// Users whose `external_id` is `external_id` (Zendesk compares case-insensitively).
     pub async fn find_users_by_external_id(&self, external_id: &str) -> Result<Vec<User>> {
         self.send::<UsersResponse>(
@@ -204,6 +227,12 @@ impl ZendeskClient {
         let deadline = Instant::now() + self.timeout;
         let mut attempt: u32 = 0;
         loop {
+            if let Some(pacer) = &self.pacer {
+                pacer
+                    .acquire(deadline)
+                    .await
+                    .map_err(|wait| ZendeskError::RateLimited { retry_after: wait })?;
+            }
             let remaining = deadline.saturating_duration_since(Instant::now());
             let mut req = self
                 .authorize(
@@ -227,7 +256,12 @@ impl ZendeskClient {
                 return Err(err);
             }
             let wait = match &err {
-                ZendeskError::RateLimited { retry_after } => *retry_after,
+                ZendeskError::RateLimited { retry_after } => {
+                    if let Some(pacer) = &self.pacer {
+                        pacer.pause(*retry_after);
+                    }
+                    *retry_after
+                }
                 _ => backoff(attempt),
             };
             if Instant::now() + wait >= deadline {

@@ -86,6 +86,12 @@ impl Ticket {
 }
 
 #[derive(Debug, Deserialize)]
+pub(crate) struct TicketsResponse {
+    #[serde(default)]
+    pub tickets: Vec<Ticket>,
+}
+
+#[derive(Debug, Deserialize)]
 pub(crate) struct TicketResponse {
     pub ticket: Ticket,
 }

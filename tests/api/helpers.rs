@@ -235,3 +235,15 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> V
     );
     body
 }
+
+/// Polls `done` until it holds; fails the test after `limit`.
+pub async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let until = tokio::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "condition not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 
-use crate::helpers::{assert_error, case, spawn_app, spawn_app_with};
+use crate::helpers::{assert_error, case, spawn_app, spawn_app_with, wait_until};
 
 fn server_error() -> Fault {
     Fault::Respond {
@@ -105,25 +105,32 @@ async fn a_transient_zendesk_failure_on_a_read_is_retried() {
 }
 
 #[tokio::test]
-async fn im_down_is_a_503_naming_im_with_the_ticket_that_was_made() {
+async fn im_down_is_a_202_pending_with_the_ticket_and_the_group_follows() {
     let app = spawn_app().await;
-    app.im.faults().inject(FaultRule::always(
-        "",
-        Fault::Respond {
-            status: StatusCode::OK,
-            body: json!({"ActionStatus": "FAIL", "ErrorCode": 10002, "ErrorInfo": "internal error"}),
-        },
-    ));
+    app.im
+        .faults()
+        .inject(FaultRule::always("", im_internal_error()));
 
     let resp = app.create_ticket(&case("alice")).await;
 
-    assert_eq!(resp.status(), 503);
-    let err = assert_error(resp, 503, "im_unavailable").await;
+    assert_eq!(resp.status(), 202);
+    let body: Value = resp.json().await.unwrap();
     let ticket = app.zendesk.tickets()[0].id;
-    assert_eq!(err["TicketId"], ticket);
-    assert_eq!(err["GroupId"], format!("ZENDESK#{ticket}"));
-    assert!(err["ErrorInfo"].as_str().unwrap().contains("IM"), "{err}");
+    assert_eq!(body["TicketId"], ticket);
+    assert_eq!(body["GroupId"], format!("ZENDESK#{ticket}"));
+    assert_eq!(body["Status"], "pending");
     assert!(app.im.groups().is_empty());
+
+    // IM comes back: the job queue finishes the case with no help from the client.
+    app.im.faults().clear();
+    let group = format!("ZENDESK#{ticket}");
+    wait_until(Duration::from_secs(15), || {
+        app.im
+            .group(&group)
+            .is_some_and(|g| g.messages.iter().any(|m| !m.system))
+    })
+    .await;
+    assert_eq!(app.zendesk.tickets().len(), 1);
 }
 
 #[tokio::test]
@@ -143,7 +150,7 @@ async fn an_im_rejection_is_a_502() {
 }
 
 #[tokio::test]
-async fn im_unreachable_is_a_503() {
+async fn im_unreachable_is_a_202_pending() {
     let app = spawn_app_with(|env| {
         // A port nothing listens on.
         env.insert("IM_BASE_URL".into(), "http://127.0.0.1:9".into());
@@ -152,26 +159,19 @@ async fn im_unreachable_is_a_503() {
 
     let resp = app.create_ticket(&case("alice")).await;
 
-    assert_error(resp, 503, "im_unavailable").await;
+    assert_eq!(resp.status(), 202);
+    assert_eq!(app.zendesk.tickets().len(), 1);
 }
 
 #[tokio::test]
 async fn after_an_im_failure_a_retry_with_reuse_finishes_the_same_case() {
     let app = spawn_app().await;
-    app.im.faults().inject(FaultRule::new(
-        "send_group_msg",
-        Fault::Respond {
-            status: StatusCode::OK,
-            body: json!({"ActionStatus": "FAIL", "ErrorCode": 10002, "ErrorInfo": "internal error"}),
-        },
-        1,
-    ));
-    let failed = assert_error(
-        app.create_ticket(&case("alice")).await,
-        503,
-        "im_unavailable",
-    )
-    .await;
+    app.im
+        .faults()
+        .inject(FaultRule::new("send_group_msg", im_internal_error(), 1));
+    let first = app.create_ticket(&case("alice")).await;
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
     let mut retry = case("alice");
     retry["reuse"] = json!(true);
 
@@ -179,7 +179,8 @@ async fn after_an_im_failure_a_retry_with_reuse_finishes_the_same_case() {
 
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["TicketId"], failed["TicketId"]);
+    assert_eq!(body["TicketId"], first["TicketId"]);
+    assert_eq!(body["Reused"], true);
     assert_eq!(app.zendesk.tickets().len(), 1);
     let group = app.im.group(body["GroupId"].as_str().unwrap()).unwrap();
     assert_eq!(
@@ -192,4 +193,11 @@ async fn after_an_im_failure_a_retry_with_reuse_finishes_the_same_case() {
         1,
         "the group was not made twice"
     );
+}
+
+fn im_internal_error() -> Fault {
+    Fault::Respond {
+        status: StatusCode::OK,
+        body: json!({"ActionStatus": "FAIL", "ErrorCode": 10002, "ErrorInfo": "internal error"}),
+    }
 }

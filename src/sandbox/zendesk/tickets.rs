@@ -397,7 +397,7 @@ fn update_ticket(
     if let Some(((plain, html), c)) = new_comment {
         // "The initial value set on ticket creation persists for any additional comment unless
         // you change it" (OAS `TicketCommentObject.public`).
-        let initial_public = t.comments.first().map_or(true, |first| first.public);
+        let initial_public = t.comments.first().is_none_or(|first| first.public);
         let comment = CommentRecord {
             id: store.next_event_id(),
             author_id: c.author_id.unwrap_or(actor),

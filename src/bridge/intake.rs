@@ -1,0 +1,177 @@
+//! Taking a case in: record it (with the client's `Idempotency-Key`) and its job durably
+//! before anything else, run the job within the request's deadline, and answer from what is
+//! recorded.
+//!
+//! - Same key, same request: the same case — its answer, or the rest of its work resumed.
+//!   Never a second ticket.
+//! - Same key, another request: [`IntakeError::KeyConflict`].
+//! - Deadline reached, or an upstream failed for now: the job goes on in the background;
+//!   the answer says how far it got ([`Answer::Pending`] with the ids once the ticket exists,
+//!   [`Answer::Unavailable`] before).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{BridgeError, NewCase};
+use crate::ids::TicketId;
+use crate::jobs::{open_case_key, Jobs, Outcome};
+use crate::store::{new_id, CaseRecord, JobStatus, NewCaseRecord, StoreError};
+
+/// What to tell the client when no upstream says more.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How often a request waiting on a case another worker runs looks at it again.
+const WAIT_POLL: Duration = Duration::from_millis(50);
+
+/// How a submitted case stands when the request answers.
+#[derive(Debug)]
+pub enum Answer {
+    /// Ticket, group and greeting all done.
+    Done { ticket: TicketId, reused: bool },
+    /// The ticket exists; the rest is being finished in the background.
+    Pending { ticket: TicketId, reused: bool },
+    /// The ticket could not be made yet; the case goes on in the background and a retry with
+    /// the same key picks it up.
+    Unavailable {
+        retry_after: Duration,
+        cause: String,
+    },
+    /// The case failed for good.
+    Failed(BridgeError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyConflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records `case` (or finds the one already recorded under `key`) and drives it for at most
+/// `deadline`.
+#[tracing::instrument(skip_all, fields(user_id = %case.user, case_id))]
+pub async fn submit(
+    jobs: &Jobs,
+    case: &NewCase,
+    key: Option<&str>,
+    deadline: Duration,
+) -> Result<Answer, IntakeError> {
+    let until = Instant::now() + deadline;
+    let fingerprint = case.fingerprint();
+    let case_id = new_id();
+    let record = NewCaseRecord {
+        case_id: case_id.clone(),
+        user: case.user.clone(),
+        idem_key: key.map(str::to_owned),
+        request_hash: fingerprint.clone(),
+        request: serde_json::to_string(case).map_err(|e| StoreError::Corrupt {
+            what: "case request",
+            detail: e.to_string(),
+        })?,
+    };
+    let store = jobs.store();
+    let job = match store
+        .insert_case(&record, &jobs.open_case_job(&case_id))
+        .await?
+    {
+        Ok(new) => {
+            tracing::Span::current().record("case_id", new.case_id.as_str());
+            store.job_by_key(&open_case_key(&new.case_id)).await?
+        }
+        Err(existing) => {
+            tracing::Span::current().record("case_id", existing.case_id.as_str());
+            if existing.request_hash != fingerprint {
+                return Err(IntakeError::KeyConflict);
+            }
+            tracing::info!("retry of a known case");
+            return resume(jobs, &existing, until).await;
+        }
+    };
+    match job {
+        Some(job) => run(jobs, &case_id, job, until).await,
+        None => answer_from_state(jobs, &case_id, None).await,
+    }
+}
+
+/// A retried case: finished → its answer; otherwise run the rest now if nobody else is, or
+/// wait for whoever is.
+async fn resume(jobs: &Jobs, case: &CaseRecord, until: Instant) -> Result<Answer, IntakeError> {
+    let key = open_case_key(&case.case_id);
+    loop {
+        if let Some(job) = jobs.claim(&key).await? {
+            return run(jobs, &case.case_id, job, until).await;
+        }
+        let done = jobs
+            .store()
+            .job_by_key(&key)
+            .await?
+            .is_none_or(|j| j.status == JobStatus::Done);
+        if done || Instant::now() + WAIT_POLL >= until {
+            return answer_from_state(jobs, &case.case_id, None).await;
+        }
+        tokio::time::sleep(WAIT_POLL).await;
+    }
+}
+
+/// Runs a claimed job in its own task, so that it goes on when the request stops waiting.
+async fn run(
+    jobs: &Jobs,
+    case_id: &str,
+    job: crate::store::Job,
+    until: Instant,
+) -> Result<Answer, IntakeError> {
+    let runner = jobs.clone();
+    let task = tokio::spawn(async move { runner.execute(&job).await });
+    match tokio::time::timeout_at(until, task).await {
+        Ok(Ok(outcome)) => match outcome? {
+            Outcome::Failed(e) => Ok(Answer::Failed(e)),
+            Outcome::Retrying(e) => answer_from_state(jobs, case_id, Some(e)).await,
+            Outcome::Done(_) | Outcome::LeaseLost => answer_from_state(jobs, case_id, None).await,
+        },
+        Ok(Err(join)) => Err(IntakeError::Store(StoreError::Corrupt {
+            what: "job task",
+            detail: join.to_string(),
+        })),
+        Err(_deadline) => {
+            tracing::info!("deadline reached; the case goes on in the background");
+            answer_from_state(jobs, case_id, None).await
+        }
+    }
+}
+
+async fn answer_from_state(
+    jobs: &Jobs,
+    case_id: &str,
+    cause: Option<BridgeError>,
+) -> Result<Answer, IntakeError> {
+    let store = jobs.store();
+    let case = store.case(case_id).await?.ok_or(StoreError::Corrupt {
+        what: "case",
+        detail: format!("no case {case_id}"),
+    })?;
+    let Some(ticket) = case.ticket_id else {
+        return Ok(Answer::Unavailable {
+            retry_after: cause
+                .as_ref()
+                .and_then(BridgeError::retry_after)
+                .unwrap_or(DEFAULT_RETRY_AFTER),
+            cause: cause.map_or_else(
+                || "the ticket is not created yet".to_owned(),
+                |e| e.to_string(),
+            ),
+        });
+    };
+    let finished = store.ticket(ticket).await?.is_some_and(|t| t.is_finished());
+    Ok(if finished {
+        Answer::Done {
+            ticket,
+            reused: case.reused,
+        }
+    } else {
+        Answer::Pending {
+            ticket,
+            reused: case.reused,
+        }
+    })
+}

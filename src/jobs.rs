@@ -1,0 +1,296 @@
+//! Runs the durable jobs of the store: every multi-step flow is a job, so whatever fails or
+//! crashes, the flow is finished later.
+//!
+//! - A job is run under a lease that a heartbeat extends while it runs; a crashed process's
+//!   jobs are claimed again once their lease runs out, and a stopping process hands its jobs
+//!   back at once.
+//! - A retryable failure is retried with exponential backoff and jitter; a permanent one (or
+//!   one that keeps failing for [`MAX_ATTEMPTS`] tries) stops the job, which is kept, logged
+//!   with its ticket id and listed by `ticket-bridge jobs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Notify};
+
+use crate::bridge::{Bridge, BridgeError};
+use crate::ids::TicketId;
+use crate::store::{now_ms, Job, NewJob, Store, StoreError};
+
+/// The job that opens a case (`/createticket`).
+pub const OPEN_CASE: &str = "open_case";
+/// After this many tries a retryable failure is given up too.
+pub const MAX_ATTEMPTS: i64 = 25;
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+const BACKOFF_MAX: Duration = Duration::from_secs(10 * 60);
+/// How often idle workers look for due jobs (they are also woken when one is added).
+const POLL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct OpenCasePayload {
+    case_id: String,
+}
+
+/// The dedupe key of the job that opens `case_id`.
+pub fn open_case_key(case_id: &str) -> String {
+    format!("{OPEN_CASE}:{case_id}")
+}
+
+/// What running a job came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Done(TicketId),
+    /// Failed for now; it runs again later.
+    Retrying(BridgeError),
+    /// Failed for good.
+    Failed(BridgeError),
+    /// Another worker took the job over (this one's lease ran out); nothing was recorded.
+    LeaseLost,
+}
+
+/// Runs jobs for this process, under one worker identity.
+#[derive(Clone)]
+pub struct Jobs {
+    store: Store,
+    bridge: Arc<Bridge>,
+    worker: Arc<str>,
+    wake: Arc<Notify>,
+    /// How long a claim lasts without a heartbeat: how soon a crashed process's jobs resume.
+    lease: Duration,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("worker", &self.worker)
+            .finish()
+    }
+}
+
+impl Jobs {
+    pub fn new(store: Store, bridge: Arc<Bridge>, lease: Duration) -> Self {
+        Self {
+            store,
+            bridge,
+            worker: format!("{:016x}", rand::random::<u64>()).into(),
+            wake: Arc::new(Notify::new()),
+            lease,
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.lease.as_millis() as i64
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The job that opens `case_id`, already claimed by this worker (the caller runs it now).
+    pub fn open_case_job(&self, case_id: &str) -> NewJob {
+        let now = now_ms();
+        NewJob {
+            kind: OPEN_CASE.to_owned(),
+            payload: serde_json::json!({ "case_id": case_id }).to_string(),
+            dedupe_key: open_case_key(case_id),
+            run_at: now,
+            lease: Some((self.worker.to_string(), now + self.lease_ms())),
+        }
+    }
+
+    /// Claims the job with `dedupe_key` for this worker now, if nobody holds it and it is not
+    /// done; a failed job is re-armed (a client retrying says: try again).
+    pub async fn claim(&self, dedupe_key: &str) -> Result<Option<Job>, StoreError> {
+        self.store
+            .claim_by_key(dedupe_key, &self.worker, self.lease_ms(), true)
+            .await
+    }
+
+    /// Runs a job this worker holds and records how it went.
+    #[tracing::instrument(skip_all, fields(job = %job.dedupe_key, attempt = job.attempts))]
+    pub async fn execute(&self, job: &Job) -> Result<Outcome, StoreError> {
+        let run = self.run(job);
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(self.lease / 3).await;
+                match self
+                    .store
+                    .extend_lease(&job.id, &self.worker, self.lease_ms())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(error = %e, "could not extend the job's lease"),
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = run => r,
+            () = heartbeat => return Ok(Outcome::LeaseLost),
+        };
+        self.record(job, result).await
+    }
+
+    async fn run(&self, job: &Job) -> Result<TicketId, BridgeError> {
+        match job.kind.as_str() {
+            OPEN_CASE => {
+                let p: OpenCasePayload = serde_json::from_str(&job.payload).map_err(|e| {
+                    BridgeError::Store(StoreError::Corrupt {
+                        what: "job payload",
+                        detail: e.to_string(),
+                    })
+                })?;
+                self.bridge.run_case(&p.case_id).await
+            }
+            other => Err(BridgeError::Store(StoreError::Corrupt {
+                what: "job kind",
+                detail: other.to_owned(),
+            })),
+        }
+    }
+
+    async fn record(
+        &self,
+        job: &Job,
+        result: Result<TicketId, BridgeError>,
+    ) -> Result<Outcome, StoreError> {
+        let (held, outcome) = match result {
+            Ok(ticket) => (
+                self.store.complete_job(&job.id, &self.worker).await?,
+                Outcome::Done(ticket),
+            ),
+            Err(e) if e.is_retryable() && job.attempts < MAX_ATTEMPTS => {
+                let wait = e.retry_after().unwrap_or_else(|| backoff(job.attempts));
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "job failed; will retry");
+                let run_at = now_ms() + wait.as_millis() as i64;
+                (
+                    self.store
+                        .retry_job(&job.id, &self.worker, run_at, &e.to_string())
+                        .await?,
+                    Outcome::Retrying(e),
+                )
+            }
+            Err(e) => {
+                tracing::error!(error = %e, ticket_id = ?ticket_of(&e), attempts = job.attempts,
+                    "job failed for good; see `ticket-bridge jobs --failed`");
+                (
+                    self.store
+                        .fail_job(&job.id, &self.worker, &e.to_string())
+                        .await?,
+                    Outcome::Failed(e),
+                )
+            }
+        };
+        if held {
+            Ok(outcome)
+        } else {
+            tracing::warn!("job was taken over by another worker before it finished");
+            Ok(Outcome::LeaseLost)
+        }
+    }
+
+    /// Wakes idle workers (a job was added or released).
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Claims and runs due jobs with `concurrency` workers until `stop` turns true; then
+    /// waits up to `grace` for running jobs and hands back whatever is unfinished.
+    pub async fn run_workers(
+        self,
+        concurrency: usize,
+        mut stop: watch::Receiver<bool>,
+        grace: Duration,
+    ) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..concurrency.max(1) {
+            let jobs = self.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move { jobs.worker_loop(stop).await });
+        }
+        let _ = stop.wait_for(|s| *s).await;
+        if tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+            .await
+            .is_err()
+        {
+            tasks.abort_all();
+        }
+        self.release().await;
+    }
+
+    /// Hands back every job this worker holds so the next start runs them at once.
+    pub async fn release(&self) {
+        match self.store.release_jobs(&self.worker).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "handed back unfinished jobs"),
+            Err(e) => {
+                tracing::error!(error = %e, "could not hand back jobs; they resume when their lease runs out")
+            }
+        }
+    }
+
+    async fn worker_loop(&self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            match self.store.claim_next(&self.worker, self.lease_ms()).await {
+                Ok(Some(job)) => {
+                    if let Err(e) = self.execute(&job).await {
+                        tracing::error!(error = %e, "could not record a job's outcome");
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "could not claim a job"),
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Runs due jobs until none is left (for `reconcile`); returns (done, retrying, failed).
+    pub async fn drain(&self) -> Result<(usize, usize, usize), StoreError> {
+        let (mut done, mut retrying, mut failed) = (0, 0, 0);
+        while let Some(job) = self.store.claim_next(&self.worker, self.lease_ms()).await? {
+            match self.execute(&job).await? {
+                Outcome::Done(_) => done += 1,
+                Outcome::Retrying(_) => retrying += 1,
+                Outcome::Failed(_) => failed += 1,
+                Outcome::LeaseLost => {}
+            }
+        }
+        Ok((done, retrying, failed))
+    }
+}
+
+fn ticket_of(e: &BridgeError) -> Option<u64> {
+    match e {
+        BridgeError::Im { ticket, .. } => Some(ticket.0),
+        _ => None,
+    }
+}
+
+/// Full-jitter exponential backoff: uniform in [base, min(max, base·2^(attempt-1))].
+fn backoff(attempt: i64) -> Duration {
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let cap = BACKOFF_BASE.saturating_mul(1u32 << exp).min(BACKOFF_MAX);
+    let ms = rand::thread_rng().gen_range(BACKOFF_BASE.as_millis() as u64..=cap.as_millis() as u64);
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_cap() {
+        assert!(backoff(1) <= BACKOFF_BASE);
+        for attempt in 1..60 {
+            let b = backoff(attempt);
+            assert!(b >= BACKOFF_BASE && b <= BACKOFF_MAX, "{attempt}: {b:?}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Client-side rate limits, so a burst of cases queues instead of failing upstream.
+//!
+//! A [`Pacer`] hands out send times at a steady rate (the generic cell rate algorithm): each
+//! caller reserves the next free slot, in the order they asked, with a small burst allowance.
+//! When the upstream says "slow down" (`Retry-After`) the pacer pauses everyone.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Paces calls to one rate.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    /// How far ahead of the steady pace a burst may go.
+    tolerance: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The theoretical time the next call may go at the steady pace.
+    next: Instant,
+    /// Nobody goes before this (the upstream asked to wait).
+    paused_until: Instant,
+}
+
+impl Pacer {
+    /// `per_second` calls a second on average, up to `burst` at once.
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        let interval = Duration::from_secs_f64(1.0 / per_second.max(1e-6));
+        Self {
+            interval,
+            tolerance: interval.saturating_mul(burst.max(1) - 1),
+            state: Mutex::new(State {
+                next: Instant::now(),
+                paused_until: Instant::now(),
+            }),
+        }
+    }
+
+    /// `per_minute` calls a minute, with a burst of a second's worth.
+    pub fn per_minute(per_minute: u32) -> Self {
+        let per_second = f64::from(per_minute.max(1)) / 60.0;
+        Self::new(per_second, per_second.ceil() as u32)
+    }
+
+    /// Waits for this call's slot. If the slot is later than `deadline`, nothing is reserved
+    /// and the wait it would have needed is returned instead.
+    pub async fn acquire(&self, deadline: Instant) -> Result<(), Duration> {
+        let at = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let at = st
+                .next
+                .checked_sub(self.tolerance)
+                .unwrap_or(now)
+                .max(now)
+                .max(st.paused_until);
+            if at > deadline {
+                return Err(at - now);
+            }
+            st.next = st.next.max(at) + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+        Ok(())
+    }
+
+    /// Nobody goes before `wait` from now (the upstream said so).
+    pub fn pause(&self, wait: Duration) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.paused_until = st.paused_until.max(Instant::now() + wait);
+    }
+}
+
+/// One [`Pacer`] per key (IM limits each REST command separately).
+#[derive(Debug)]
+pub struct KeyedPacer {
+    per_second: f64,
+    burst: u32,
+    pacers: Mutex<HashMap<&'static str, std::sync::Arc<Pacer>>>,
+}
+
+impl KeyedPacer {
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        Self {
+            per_second,
+            burst,
+            pacers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, key: &'static str) -> std::sync::Arc<Pacer> {
+        let mut map = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(key)
+            .or_insert_with(|| std::sync::Arc::new(Pacer::new(self.per_second, self.burst)))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_are_paced_after_the_burst() {
+        let pacer = Pacer::new(10.0, 3);
+        let start = Instant::now();
+        let far = start + Duration::from_secs(60);
+        let mut times = Vec::new();
+        for _ in 0..6 {
+            pacer.acquire(far).await.unwrap();
+            times.push(start.elapsed());
+        }
+        let ms: Vec<u128> = times.iter().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, vec![0, 0, 0, 100, 200, 300]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_past_the_deadline_is_not_taken() {
+        let pacer = Pacer::new(1.0, 1);
+        let now = Instant::now();
+        pacer.acquire(now).await.unwrap();
+        let wait = pacer
+            .acquire(now + Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        assert_eq!(wait, Duration::from_secs(1));
+        // The refused call reserved nothing: the next one still gets the first free slot.
+        pacer.acquire(now + Duration::from_secs(2)).await.unwrap();
+        assert_eq!(now.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pause_holds_everyone_back() {
+        let pacer = Pacer::new(100.0, 10);
+        let now = Instant::now();
+        pacer.pause(Duration::from_secs(7));
+        pacer.acquire(now + Duration::from_secs(60)).await.unwrap();
+        assert_eq!(now.elapsed(), Duration::from_secs(7));
+    }
+
+    #[test]
+    fn per_minute_paces_to_the_minute_rate() {
+        let p = Pacer::per_minute(700);
+        assert_eq!(p.interval, Duration::from_secs_f64(60.0 / 700.0));
+        assert_eq!(p.tolerance, p.interval * 11);
+    }
+}

@@ -1,0 +1,159 @@
+//! `cases`: every accepted `/createticket` request, recorded before any upstream call.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::jobs::{insert_job, NewJob};
+use super::tickets::insert_ticket;
+use super::{now_ms, Result, Store, StoreError};
+use crate::ids::{ImUserId, TicketId};
+
+/// A case to record.
+#[derive(Debug, Clone)]
+pub struct NewCaseRecord {
+    pub case_id: String,
+    pub user: ImUserId,
+    /// The client's `Idempotency-Key`, unique per user.
+    pub idem_key: Option<String>,
+    /// Fingerprint of the request, to tell a retry from a different request under the same key.
+    pub request_hash: String,
+    /// The validated request, as JSON.
+    pub request: String,
+}
+
+/// A recorded case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub case_id: String,
+    pub user_id: String,
+    pub idem_key: Option<String>,
+    pub request_hash: String,
+    pub request: String,
+    /// The ticket the case became (new or reused); `None` = not known yet.
+    pub ticket_id: Option<TicketId>,
+    pub reused: bool,
+    pub created_at: i64,
+}
+
+const SELECT_CASE: &str = "SELECT case_id, user_id, idem_key, request_hash, request, ticket_id, \
+     reused, created_at FROM cases";
+
+impl Store {
+    /// Records a case and the job that will finish it, in one transaction. When the user's
+    /// `Idempotency-Key` is already taken nothing is written and `Err(existing)` is returned.
+    pub async fn insert_case(
+        &self,
+        case: &NewCaseRecord,
+        job: &NewJob,
+    ) -> Result<std::result::Result<CaseRecord, CaseRecord>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO cases (case_id, user_id, idem_key, request_hash, request, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (user_id, idem_key) DO NOTHING",
+        )
+        .bind(case.case_id.clone())
+        .bind(case.user.as_str().to_owned())
+        .bind(case.idem_key.clone())
+        .bind(case.request_hash.clone())
+        .bind(case.request.clone())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            let key = case.idem_key.as_deref().unwrap_or_default();
+            return match self.case_by_key(&case.user, key).await? {
+                Some(existing) => Ok(Err(existing)),
+                None => Err(StoreError::Corrupt {
+                    what: "case",
+                    detail: "conflicting key vanished".into(),
+                }),
+            };
+        }
+        insert_job(&mut tx, job).await?;
+        tx.commit().await?;
+        self.case(&case.case_id)
+            .await?
+            .map(Ok)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "case",
+                detail: "inserted case not found".into(),
+            })
+    }
+
+    pub async fn case(&self, case_id: &str) -> Result<Option<CaseRecord>> {
+        let row = sqlx::query(&format!("{SELECT_CASE} WHERE case_id = $1"))
+            .bind(case_id.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| case_from_row(&r)).transpose()
+    }
+
+    pub async fn case_by_key(&self, user: &ImUserId, key: &str) -> Result<Option<CaseRecord>> {
+        let row = sqlx::query(&format!(
+            "{SELECT_CASE} WHERE user_id = $1 AND idem_key = $2"
+        ))
+        .bind(user.as_str().to_owned())
+        .bind(key.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| case_from_row(&r)).transpose()
+    }
+
+    /// Links a case to the ticket it became; a new ticket is recorded in the same transaction.
+    pub async fn set_case_ticket(
+        &self,
+        case_id: &str,
+        ticket: TicketId,
+        reused: bool,
+        new_ticket: Option<(&ImUserId, &str, &str)>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if let Some((user, subject, status)) = new_ticket {
+            insert_ticket(&mut tx, ticket, user, subject, status).await?;
+        }
+        sqlx::query(
+            "UPDATE cases SET ticket_id = $1, reused = $2, updated_at = $3 WHERE case_id = $4",
+        )
+        .bind(ticket.0 as i64)
+        .bind(i64::from(reused))
+        .bind(now_ms())
+        .bind(case_id.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Cases whose ticket, group or greeting is not done yet.
+    pub async fn unfinished_case_ids(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT c.case_id FROM cases c LEFT JOIN tickets t ON t.ticket_id = c.ticket_id
+             WHERE c.ticket_id IS NULL OR t.group_created_at IS NULL OR t.greeted_at IS NULL
+             ORDER BY c.created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("case_id").map_err(StoreError::from))
+            .collect()
+    }
+}
+
+fn case_from_row(r: &AnyRow) -> Result<CaseRecord> {
+    let ticket: Option<i64> = r.try_get("ticket_id")?;
+    Ok(CaseRecord {
+        case_id: r.try_get("case_id")?,
+        user_id: r.try_get("user_id")?,
+        idem_key: r.try_get("idem_key")?,
+        request_hash: r.try_get("request_hash")?,
+        request: r.try_get("request")?,
+        ticket_id: ticket.map(|t| TicketId(t as u64)),
+        reused: r.try_get::<i64, _>("reused")? != 0,
+        created_at: r.try_get("created_at")?,
+    })
+}

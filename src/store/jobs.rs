@@ -1,0 +1,308 @@
+//! `jobs`: the durable job queue.
+//!
+//! A job is claimed with a lease (`locked_by`, `locked_until`); a worker that crashes simply
+//! lets its lease run out and the job is claimed again. Claims are one `UPDATE … RETURNING`
+//! whose conditions are checked again on the row it updates, so two workers (or two
+//! processes sharing the database) never hold the same job.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{now_ms, Result, Store, StoreError};
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting for `run_at`, or running under a lease.
+    Queued,
+    Done,
+    /// Failed for good: kept for the operator (`ticket-bridge jobs`).
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        match s {
+            "queued" => Ok(JobStatus::Queued),
+            "done" => Ok(JobStatus::Done),
+            "failed" => Ok(JobStatus::Failed),
+            other => Err(StoreError::Corrupt {
+                what: "job status",
+                detail: other.to_owned(),
+            }),
+        }
+    }
+}
+
+/// A job to add.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: String,
+    /// At most one job per dedupe key, ever.
+    pub dedupe_key: String,
+    pub run_at: i64,
+    /// Added already claimed by this worker until this time (the caller runs it at once).
+    pub lease: Option<(String, i64)>,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub dedupe_key: String,
+    pub status: JobStatus,
+    /// Claims so far, this one included.
+    pub attempts: i64,
+    pub run_at: i64,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const JOB_COLUMNS: &str = "id, kind, payload, dedupe_key, status, attempts, run_at, locked_by, \
+     locked_until, last_error, created_at, updated_at";
+
+impl Store {
+    /// Adds a job unless one with its dedupe key exists; returns whether it was added.
+    pub async fn enqueue(&self, job: &NewJob) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let added = insert_job(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Claims the runnable job that is due first, for `lease_ms`.
+    pub async fn claim_next(&self, worker: &str, lease_ms: i64) -> Result<Option<Job>> {
+        let now = now_ms();
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3
+             WHERE id = (SELECT id FROM jobs
+                         WHERE status = 'queued' AND run_at <= $4
+                           AND (locked_until IS NULL OR locked_until < $5)
+                         ORDER BY run_at, created_at LIMIT 1)
+               AND status = 'queued' AND (locked_until IS NULL OR locked_until < $6)
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(worker.to_owned())
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| job_from_row(&r)).transpose()
+    }
+
+    /// Claims the job with `dedupe_key` now, whatever its `run_at`, unless another worker holds
+    /// it or it is done. A failed job is claimed again (and re-armed) only if `rearm_failed`.
+    pub async fn claim_by_key(
+        &self,
+        dedupe_key: &str,
+        worker: &str,
+        lease_ms: i64,
+        rearm_failed: bool,
+    ) -> Result<Option<Job>> {
+        let now = now_ms();
+        let statuses = if rearm_failed {
+            "('queued', 'failed')"
+        } else {
+            "('queued')"
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'queued', locked_by = $1, locked_until = $2,
+                    attempts = attempts + 1, updated_at = $3
+             WHERE dedupe_key = $4 AND status IN {statuses}
+               AND (locked_until IS NULL OR locked_until < $5)
+             RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(worker.to_owned())
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(dedupe_key.to_owned())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| job_from_row(&r)).transpose()
+    }
+
+    /// Extends a held lease; false if the lease was lost.
+    pub async fn extend_lease(&self, id: &str, worker: &str, lease_ms: i64) -> Result<bool> {
+        let q = sqlx::query(
+            "UPDATE jobs SET locked_until = $1, updated_at = $2 WHERE id = $3 AND locked_by = $4",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(now_ms());
+        held(&self.pool, q, id, worker).await
+    }
+
+    /// The job succeeded; false if this worker no longer held it.
+    pub async fn complete_job(&self, id: &str, worker: &str) -> Result<bool> {
+        let q = sqlx::query(
+            "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, last_error = NULL,
+                    updated_at = $1
+             WHERE id = $2 AND locked_by = $3",
+        )
+        .bind(now_ms());
+        held(&self.pool, q, id, worker).await
+    }
+
+    /// The job failed for now: run it again at `run_at`.
+    pub async fn retry_job(
+        &self,
+        id: &str,
+        worker: &str,
+        run_at: i64,
+        error: &str,
+    ) -> Result<bool> {
+        let q = sqlx::query(
+            "UPDATE jobs SET run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL,
+                    updated_at = $3
+             WHERE id = $4 AND locked_by = $5",
+        )
+        .bind(run_at)
+        .bind(error.to_owned())
+        .bind(now_ms());
+        held(&self.pool, q, id, worker).await
+    }
+
+    /// The job failed for good; it is kept, visible, and not run again by itself.
+    pub async fn fail_job(&self, id: &str, worker: &str, error: &str) -> Result<bool> {
+        let q = sqlx::query(
+            "UPDATE jobs SET status = 'failed', last_error = $1, locked_by = NULL, locked_until = NULL,
+                    updated_at = $2
+             WHERE id = $3 AND locked_by = $4",
+        )
+        .bind(error.to_owned())
+        .bind(now_ms());
+        held(&self.pool, q, id, worker).await
+    }
+
+    /// Hands back every job `worker` holds, to be run again at once (on shutdown).
+    pub async fn release_jobs(&self, worker: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET locked_by = NULL, locked_until = NULL, updated_at = $1
+             WHERE locked_by = $2 AND status = 'queued'",
+        )
+        .bind(now_ms())
+        .bind(worker.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn job_by_key(&self, dedupe_key: &str) -> Result<Option<Job>> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = $1"
+        ))
+        .bind(dedupe_key.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| job_from_row(&r)).transpose()
+    }
+
+    /// Jobs with `status`, oldest first.
+    pub async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE status = $1 ORDER BY created_at"
+        ))
+        .bind(status.as_str().to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Re-arms a job (failed or waiting) to run now; false if it is done or unknown.
+    pub async fn rearm_job(&self, dedupe_key: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'queued', run_at = $1, updated_at = $2
+             WHERE dedupe_key = $3 AND status IN ('queued', 'failed')",
+        )
+        .bind(now_ms())
+        .bind(now_ms())
+        .bind(dedupe_key.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Runs `query` (whose last two parameters are the job id and the worker) and says whether it
+/// changed the job, i.e. whether the worker still held it.
+async fn held<'q>(
+    pool: &sqlx::AnyPool,
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    id: &str,
+    worker: &str,
+) -> Result<bool> {
+    let done = query
+        .bind(id.to_owned())
+        .bind(worker.to_owned())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Inserts a job unless its dedupe key exists; returns whether it was added.
+pub(super) async fn insert_job(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<bool> {
+    let now = now_ms();
+    let (locked_by, locked_until, attempts) = match &job.lease {
+        Some((worker, until)) => (Some(worker.clone()), Some(*until), 1i64),
+        None => (None, None, 0),
+    };
+    let added = sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, run_at, locked_by,
+                           locked_until, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(job.kind.clone())
+    .bind(job.payload.clone())
+    .bind(job.dedupe_key.clone())
+    .bind(attempts)
+    .bind(job.run_at)
+    .bind(locked_by)
+    .bind(locked_until)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(added > 0)
+}
+
+/// A random 128-bit id, hex.
+pub(crate) fn new_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn job_from_row(r: &AnyRow) -> Result<Job> {
+    Ok(Job {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        payload: r.try_get("payload")?,
+        dedupe_key: r.try_get("dedupe_key")?,
+        status: JobStatus::parse(&r.try_get::<String, _>("status")?)?,
+        attempts: r.try_get("attempts")?,
+        run_at: r.try_get("run_at")?,
+        locked_by: r.try_get("locked_by")?,
+        locked_until: r.try_get("locked_until")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
