@@ -24,11 +24,13 @@ pub const ZENDESK_TOKEN: &str = "test-zendesk-api-token-8f14e45fceea167a";
 
 pub struct TestApp {
     pub address: String,
+    /// The environment the app was configured with (for running the CLI on the same setup).
+    pub env: HashMap<String, String>,
     pub http: reqwest::Client,
     pub im: ImEmulator,
     pub zendesk: ZendeskEmulator,
     pub signer: UserSigner,
-    _db: TempDb,
+    pub db: TempDb,
     pub zendesk_url: String,
     _im_served: Served,
     _zendesk_served: Served,
@@ -119,11 +121,13 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
     let mut env = upstreams.env(&db);
     customize(&mut env);
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid test config");
+    let cli_env = env.clone();
     let app = Application::build(config).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
+        env: cli_env,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
@@ -131,7 +135,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)
         im: upstreams.im,
         zendesk: upstreams.zendesk,
         signer: UserSigner::new(SDKAPPID, Secret::new(IM_KEY)),
-        _db: db,
+        db,
         zendesk_url: upstreams.zendesk_served.base_url.clone(),
         _im_served: upstreams.im_served,
         _zendesk_served: upstreams.zendesk_served,
@@ -154,6 +158,44 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// `POST /createticket` as the body's `userId` with an `Idempotency-Key`.
+    pub async fn create_ticket_with_key(&self, body: &Value, key: &str) -> reqwest::Response {
+        let user = body["userId"].as_str().unwrap_or("nobody");
+        self.http
+            .post(format!("{}/createticket", self.address))
+            .header("Authorization", format!("UserSig {}", self.usersig(user)))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Runs the real binary with `args` on this app's database and emulators; its stdout.
+    pub async fn run_cli(&self, args: &[&str]) -> String {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticket-bridge"))
+            .args(args)
+            .env_clear()
+            .envs(&self.env)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .await
+            .expect("binary runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs one SQL statement on the bridge's own database file.
+    pub async fn sql(&self, statement: &str) {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db.url())
+            .await
+            .expect("open the bridge's database");
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .expect("statement runs");
     }
 
     /// `POST /createticket` with exactly these headers and raw body.

@@ -3,6 +3,7 @@
 mod cli;
 mod client_auth;
 mod create_ticket;
+mod exactly_once;
 mod helpers;
 mod http_basics;
 mod im_client;
