@@ -85,7 +85,8 @@ pub struct ImConfig {
 pub struct Config {
     pub host: String,
     pub port: u16,
-    pub database_url: String,
+    /// May carry a PostgreSQL password: kept as a secret.
+    pub database_url: Secret,
     pub zendesk: ZendeskConfig,
     pub im: ImConfig,
     pub client_auth: ClientAuth,
@@ -119,12 +120,14 @@ impl Config {
 
         let host = r.get(&["HOST"]).unwrap_or_else(|| "0.0.0.0".into());
         let port = r.parse::<u16>(&["PORT"], "a port number").unwrap_or(15000);
-        let database_url = r
-            .get(&["DATABASE_URL"])
-            .unwrap_or_else(|| "sqlite://ticket-bridge.db".into());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
+        let database_url = Secret::new(
+            r.get(&["DATABASE_URL"])
+                .unwrap_or_else(|| "sqlite://ticket-bridge.db".into()),
+        );
+        let db = database_url.expose();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
         {
             r.problem("DATABASE_URL must start with sqlite: or postgres://");
         }
@@ -231,7 +234,8 @@ impl Reader<'_> {
         match raw.parse() {
             Ok(v) => Some(v),
             Err(_) => {
-                self.problem(format!("{} must be {what}, got `{raw}`", names[0]));
+                // The value is not repeated: it may be a secret put in the wrong variable.
+                self.problem(format!("{} must be {what}", names[0]));
                 None
             }
         }
@@ -316,9 +320,9 @@ impl Reader<'_> {
             Some(raw) => match raw.parse::<u64>() {
                 Ok(id) if id > 0 => Some(id),
                 _ => {
-                    self.problem(format!(
-                        "IM_SDKAPPID must be a positive integer, got `{raw}`"
-                    ));
+                    self.problem(
+                        "IM_SDKAPPID must be a positive integer (the SDKAppID, not the key)",
+                    );
                     None
                 }
             },
@@ -439,7 +443,7 @@ mod tests {
         assert_eq!(c.im.base_url, "https://console.tim.qq.com");
         assert_eq!(c.client_auth, ClientAuth::UserSig);
         assert_eq!(c.cors_allowed_origins, CorsOrigins::None);
-        assert_eq!(c.database_url, "sqlite://ticket-bridge.db");
+        assert_eq!(c.database_url.expose(), "sqlite://ticket-bridge.db");
         assert_eq!(c.zendesk.rate_limit_rpm, 200);
         assert_eq!(c.im.rate_limit_per_sec, 200);
         assert_eq!(c.request_deadline, Duration::from_secs(15));

@@ -43,8 +43,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // A missing .env is fine; variables already set win over it.
-    let _ = dotenvy::dotenv();
+    // A missing .env is fine; variables already set win over it. A broken one is not: every
+    // setting after the bad line would be silently lost.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("cannot read .env: {e}");
+            return ExitCode::from(2);
+        }
+    }
     telemetry::init();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {

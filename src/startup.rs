@@ -45,7 +45,10 @@ pub struct Components {
 impl Components {
     /// Connects and migrates the store and builds the clients.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let store = Store::connect(&config.database_url).await?;
+        let store = Store::connect(config.database_url.expose()).await?;
+        if plaintext_remote(&config.im.base_url) {
+            tracing::warn!(im = %config.im.base_url, "IM_BASE_URL is plain http to another host: the admin UserSig travels unencrypted");
+        }
         // One pooled client for both upstreams.
         let http = reqwest::Client::builder()
             .user_agent(concat!("ticket-bridge/", env!("CARGO_PKG_VERSION")))
@@ -174,6 +177,14 @@ impl Application {
     }
 }
 
+/// An `http://` URL to anything but this machine.
+fn plaintext_remote(url: &str) -> bool {
+    url.strip_prefix("http://").is_some_and(|rest| {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        !matches!(host, "127.0.0.1" | "localhost" | "[") && !host.starts_with("127.")
+    })
+}
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -201,4 +212,15 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_remote_plain_http_is_flagged() {
+        assert!(super::plaintext_remote("http://im.example.com/v4"));
+        assert!(!super::plaintext_remote("https://im.example.com"));
+        assert!(!super::plaintext_remote("http://127.0.0.1:9000"));
+        assert!(!super::plaintext_remote("http://localhost:9000"));
+    }
 }

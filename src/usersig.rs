@@ -59,6 +59,10 @@ pub enum UserSigError {
     Expired,
     #[error("the UserSig signature does not match (signed with another key?)")]
     SignatureMismatch,
+    /// A TRTC-style sig carrying a `userbuf`: not a login sig (the official verifier rejects
+    /// it as a type mismatch too).
+    #[error("the UserSig carries a userbuf, which login sigs never do")]
+    UnexpectedUserBuf,
 }
 
 /// What a verified UserSig says about itself.
@@ -158,17 +162,15 @@ impl UserSigner {
         if now > claims.expires_at() {
             return Err(UserSigError::Expired);
         }
+        if doc.userbuf.is_some() {
+            return Err(UserSigError::UnexpectedUserBuf);
+        }
         let signature = STANDARD
             .decode(signature.as_bytes())
             .map_err(|_| UserSigError::SignatureMismatch)?;
-        self.mac(
-            &claims.identifier,
-            claims.time,
-            claims.expire,
-            doc.userbuf.as_deref(),
-        )
-        .verify_slice(&signature) // constant-time
-        .map_err(|_| UserSigError::SignatureMismatch)?;
+        self.mac(&claims.identifier, claims.time, claims.expire, None)
+            .verify_slice(&signature) // constant-time
+            .map_err(|_| UserSigError::SignatureMismatch)?;
         Ok(claims)
     }
 
@@ -400,6 +402,16 @@ mod tests {
         assert!(
             s.verify_at("alice", sig, T + 100).is_ok(),
             "valid up to and including the expiry second"
+        );
+    }
+
+    #[test]
+    fn a_sig_with_a_userbuf_is_not_a_login_sig() {
+        // Correctly signed over the userbuf line (spec §1.6), yet refused for login.
+        let doc = r#"{"TLS.ver":"2.0","TLS.identifier":"xiaojun","TLS.sdkappid":1400000000,"TLS.time":1700000000,"TLS.expire":15552000,"TLS.userbuf":"YWJj","TLS.sig":"QjT201xPkXk/aM1e+y0vakZb0K2iPrFue++0s5y6bFM="}"#;
+        assert_eq!(
+            signer().verify_at("xiaojun", &zlib_sig(doc.as_bytes()), T),
+            Err(UserSigError::UnexpectedUserBuf)
         );
     }
 

@@ -135,6 +135,7 @@ impl Bridge {
                 return Ok(t);
             }
         }
+        let customer = self.customer(request).await?;
         let ticket = NewTicket {
             subject: request.subject.clone(),
             comment: NewComment {
@@ -142,7 +143,9 @@ impl Bridge {
                 public: true,
                 author_id: None,
             },
-            requester: self.requester(request).await?,
+            requester: TicketRequester::Existing(customer),
+            // The customer, not the bridge's agent account, wrote the description.
+            submitter_id: Some(customer),
             tags: vec![TICKET_TAG.to_owned()],
             external_id: Some(marker),
         };
@@ -152,44 +155,51 @@ impl Bridge {
             .map_err(BridgeError::Zendesk)
     }
 
-    /// The ticket's requester: by email when the customer gave one (Zendesk finds or creates
-    /// that user), otherwise the Zendesk user whose `external_id` is the customer's IM UserID,
-    /// created on first contact, so all of one customer's cases share one requester.
-    async fn requester(&self, case: &NewCase) -> Result<TicketRequester, BridgeError> {
-        if let Some(email) = &case.email {
-            return Ok(TicketRequester::New {
-                name: case.name.clone(),
-                email: email.clone(),
-            });
-        }
+    /// The customer's Zendesk user, found by `external_id` = their IM UserID (which the caller
+    /// proved with its UserSig) and created on first contact.
+    ///
+    /// The email in a request is the caller's unverified claim: it is given to a new user only,
+    /// and only when no other user has it. Finding the user by email would let anyone open
+    /// tickets (and receive Zendesk's mail) as whoever owns an address.
+    async fn customer(&self, case: &NewCase) -> Result<u64, BridgeError> {
         let external_id = customer_external_id(&case.user);
-        let find = || async {
-            self.zendesk
-                .find_users_by_external_id(&external_id)
-                .await
-                .map(|users| users.iter().map(|u| u.id).min())
-                .map_err(BridgeError::Zendesk)
+        if let Some(id) = self.find_customer(&external_id).await? {
+            return Ok(id);
+        }
+        let mut user = NewUser {
+            name: case.name.clone(),
+            external_id: external_id.clone(),
+            email: case.email.clone(),
+            role: "end-user".into(),
+            skip_verify_email: true,
         };
-        if let Some(id) = find().await? {
-            return Ok(TicketRequester::Existing(id));
+        loop {
+            match self.zendesk.create_user(&user).await {
+                Ok(created) => return Ok(created.id),
+                Err(e @ ZendeskError::Rejected { status: 422, .. }) => {
+                    // Created meanwhile by another request (or an earlier answer was lost)?
+                    if let Some(id) = self.find_customer(&external_id).await? {
+                        return Ok(id);
+                    }
+                    // Otherwise the email belongs to someone else: do without it.
+                    if user.email.take().is_none() {
+                        return Err(BridgeError::Zendesk(e));
+                    }
+                    tracing::info!(
+                        "the email given is another user's; the customer's user gets none"
+                    );
+                }
+                Err(e) => return Err(BridgeError::Zendesk(e)),
+            }
         }
-        let created = self
-            .zendesk
-            .create_user(&NewUser {
-                name: case.name.clone(),
-                external_id: external_id.clone(),
-                role: "end-user".into(),
-            })
-            .await;
-        match created {
-            Ok(user) => Ok(TicketRequester::Existing(user.id)),
-            // Another request (or a lost earlier answer) created the same customer.
-            Err(ZendeskError::Rejected { status: 422, .. }) => find()
-                .await?
-                .map(TicketRequester::Existing)
-                .ok_or(BridgeError::Zendesk(ZendeskError::NotFound)),
-            Err(e) => Err(BridgeError::Zendesk(e)),
-        }
+    }
+
+    async fn find_customer(&self, external_id: &str) -> Result<Option<u64>, BridgeError> {
+        self.zendesk
+            .find_users_by_external_id(external_id)
+            .await
+            .map(|users| users.iter().map(|u| u.id).min())
+            .map_err(BridgeError::Zendesk)
     }
 
     /// The IM steps of a recorded ticket that are not done yet: the group with the customer
@@ -297,8 +307,9 @@ impl Bridge {
             {
                 return Ok(true);
             }
+            // Page backwards until the first message (seq 1) or an empty page.
             match page.messages.iter().map(|m| m.seq).min() {
-                Some(oldest) if page.is_finished != 1 && oldest > 1 => before = Some(oldest - 1),
+                Some(oldest) if oldest > 1 => before = Some(oldest - 1),
                 _ => break,
             }
         }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::types::*;
 use crate::ratelimit::KeyedPacer;
+use crate::upstream::transport_detail;
 use crate::usersig::AdminSig;
 
 /// Codes whose descriptions say "retry" (internal errors, timeouts, frequency limits),
@@ -179,7 +180,7 @@ impl ImClient {
         };
         self.call::<CreateGroupResponse>("group_open_http_svc/create_group", &body)
             .await
-            .map(|r| r.group_id)
+            .map(|r| r.group_id.unwrap_or_else(|| group.group_id.clone()))
     }
 
     pub async fn add_group_member(
@@ -356,14 +357,13 @@ impl ImClient {
     }
 }
 
-/// The URL carries the admin UserSig: never keep it in an error.
 fn transport_error(command: &'static str, e: reqwest::Error) -> ImError {
     if e.is_timeout() {
         ImError::Timeout { command }
     } else {
         ImError::Transport {
             command,
-            detail: e.without_url().to_string(),
+            detail: transport_detail(e),
         }
     }
 }

@@ -45,7 +45,8 @@ pub(crate) struct CreateGroup<'a> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct CreateGroupResponse {
-    pub group_id: String,
+    #[serde(default)]
+    pub group_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,12 +127,15 @@ pub(crate) struct SendGroupMsg<'a> {
     pub cloud_custom_data: Option<&'a str>,
 }
 
-/// Where a sent message landed.
+/// Where a sent message landed. Both are optional: what IM answers for a `Random` it dropped
+/// as a duplicate is not documented, and the bridge must not fail a resend over it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SentMessage {
-    pub msg_seq: u64,
-    pub msg_time: u64,
+    #[serde(default)]
+    pub msg_seq: Option<u64>,
+    #[serde(default)]
+    pub msg_time: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,7 +205,8 @@ pub(crate) struct GroupMsgGetSimple<'a> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct History {
-    /// 1 when no older messages remain.
+    /// 1 when the whole requested range was returned; 0 when it was cut short (by size or the
+    /// 20-message limit); 2 when cut short and the rest has expired.
     #[serde(default)]
     pub is_finished: i64,
     #[serde(default, rename = "RspMsgList")]

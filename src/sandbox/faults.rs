@@ -24,8 +24,12 @@ pub enum Fault {
     RateLimited { retry_after_secs: u64 },
     /// Do the work (the state changes), then answer 502 as if the response was lost on the way.
     LoseResponse,
-    /// Wait this long before handling the request (longer than the client's timeout = a timeout).
+    /// Wait this long before handling the request (longer than the client's timeout = a
+    /// timeout, and nothing was done).
     Delay(Duration),
+    /// Do the work at once, then wait this long before answering (longer than the client's
+    /// timeout = a timeout after the upstream did the work, as real servers do).
+    SlowResponse(Duration),
 }
 
 /// A fault and which requests it applies to.
@@ -39,12 +43,12 @@ pub struct FaultRule {
 }
 
 impl FaultRule {
-    /// The next `times` requests to paths containing `path_contains` get `fault`.
+    /// The next `times` requests (at least one) to paths containing `path_contains` get `fault`.
     pub fn new(path_contains: impl Into<String>, fault: Fault, times: u32) -> Self {
         Self {
             path_contains: path_contains.into(),
             fault,
-            times: Some(times),
+            times: Some(times.max(1)),
         }
     }
 
@@ -103,7 +107,7 @@ impl Faults {
         };
         let fault = st.rules[i].fault.clone();
         if let Some(n) = st.rules[i].times.as_mut() {
-            *n -= 1;
+            *n = n.saturating_sub(1);
             if *n == 0 {
                 st.rules.remove(i);
             }
@@ -135,6 +139,11 @@ pub async fn middleware(State(faults): State<Faults>, req: Request, next: Next) 
             "emulated: rate limit exceeded",
         )
             .into_response(),
+        Some(Fault::SlowResponse(d)) => {
+            let resp = next.run(req).await;
+            tokio::time::sleep(d).await;
+            resp
+        }
         Some(Fault::LoseResponse) => {
             let _done = next.run(req).await;
             Response::builder()

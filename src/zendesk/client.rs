@@ -3,14 +3,13 @@
 //! Retry policy, all inside one deadline per call (`ZENDESK_TIMEOUT_SECS`):
 //! - 429: wait what `Retry-After` says (Zendesk did not process the request), then retry;
 //! - 5xx, timeouts and transport errors: retry with jittered exponential backoff — but a
-//!   `POST` is only retried when it carries an `Idempotency-Key` (or never reached Zendesk),
-//!   because otherwise a lost response would open a second ticket;
+//!   `POST` is only retried when it carries an `Idempotency-Key` or never reached Zendesk
+//!   (no connection was made), because otherwise a lost response could create it twice;
 //! - every other error is permanent and returned at once, classified ([`ZendeskError`]).
 
 use std::time::Duration;
 
 use rand::Rng;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -19,6 +18,7 @@ use tokio::time::Instant;
 use super::types::*;
 use crate::ratelimit::Pacer;
 use crate::secret::Secret;
+use crate::upstream::{retry_after, transport_detail};
 
 /// How the bridge authenticates to Zendesk.
 #[derive(Debug, Clone)]
@@ -48,7 +48,10 @@ pub enum ZendeskError {
     Unavailable { status: u16 },
     #[error("Zendesk did not answer in time")]
     Timeout,
-    #[error("could not reach Zendesk: {0}")]
+    /// No connection could be made: Zendesk never saw the request.
+    #[error("could not connect to Zendesk: {0}")]
+    Unreachable(String),
+    #[error("the connection to Zendesk failed: {0}")]
     Transport(String),
     #[error("unexpected answer from Zendesk: {0}")]
     Decode(String),
@@ -62,13 +65,17 @@ impl ZendeskError {
             ZendeskError::RateLimited { .. }
                 | ZendeskError::Unavailable { .. }
                 | ZendeskError::Timeout
+                | ZendeskError::Unreachable(_)
                 | ZendeskError::Transport(_)
         )
     }
 
     /// Retrying is safe even when the request is not idempotent: Zendesk never processed it.
     fn was_not_processed(&self) -> bool {
-        matches!(self, ZendeskError::RateLimited { .. })
+        matches!(
+            self,
+            ZendeskError::RateLimited { .. } | ZendeskError::Unreachable(_)
+        )
     }
 }
 
@@ -315,22 +322,11 @@ impl ZendeskClient {
 fn transport_error(e: reqwest::Error) -> ZendeskError {
     if e.is_timeout() {
         ZendeskError::Timeout
+    } else if e.is_connect() {
+        ZendeskError::Unreachable(transport_detail(e))
     } else {
-        ZendeskError::Transport(e.without_url().to_string())
+        ZendeskError::Transport(transport_detail(e))
     }
-}
-
-/// `Retry-After` in seconds (Zendesk sends whole seconds).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
 }
 
 /// Full-jitter exponential backoff: uniform in [0, min(max, base·2^attempt)].
@@ -375,14 +371,5 @@ mod tests {
             );
             assert!(!format!("{c:?}").contains("api-token-123"));
         }
-    }
-
-    #[test]
-    fn retry_after_is_read_in_seconds() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
     }
 }

@@ -11,6 +11,9 @@ pub struct NewTicket {
     /// Who asks: an existing user, or a name and email (Zendesk creates the user if new).
     #[serde(flatten)]
     pub requester: TicketRequester,
+    /// The submitter authors the first comment (OAS `TicketCreateInput.submitter_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitter_id: Option<u64>,
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
@@ -29,7 +32,11 @@ pub enum TicketRequester {
 pub struct NewUser {
     pub name: String,
     pub external_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub role: String,
+    /// No verification mail: the customer talks to support through the chat app.
+    pub skip_verify_email: bool,
 }
 
 #[derive(Debug, Serialize)]

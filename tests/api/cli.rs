@@ -9,17 +9,21 @@ use serde_json::Value;
 use ticket_bridge::secret::Secret;
 use ticket_bridge::usersig::UserSigner;
 
-fn bridge() -> Command {
+use crate::helpers::TempDb;
+
+/// The binary with an empty environment, run in `dir`.
+fn bridge(dir: &TempDb) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ticket-bridge"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(std::env::temp_dir());
+        .current_dir(dir.work_dir());
     cmd
 }
 
 #[tokio::test]
 async fn the_sandbox_opens_a_case_with_the_curl_it_prints() {
-    let mut child = bridge()
+    let dir = TempDb::new();
+    let mut child = bridge(&dir)
         .arg("sandbox")
         .env("PORT", "0")
         .stdout(Stdio::piped())
@@ -91,7 +95,8 @@ async fn the_sandbox_opens_a_case_with_the_curl_it_prints() {
 
 #[test]
 fn serve_lists_every_missing_setting_and_exits_2() {
-    let out = bridge()
+    let dir = TempDb::new();
+    let out = bridge(&dir)
         .arg("serve")
         .env("PORT", "not-a-port")
         .output()
@@ -111,7 +116,8 @@ fn serve_lists_every_missing_setting_and_exits_2() {
 
 #[test]
 fn the_usersig_command_prints_a_valid_sig() {
-    let out = bridge()
+    let dir = TempDb::new();
+    let out = bridge(&dir)
         .args(["usersig", "bob", "--expire", "600"])
         .env("IM_SDKAPPID", "1400000009")
         .env("IM_SECRET_KEY", "cli-key")

@@ -25,7 +25,11 @@ async fn every_auth_failure_is_a_401_and_creates_nothing() {
         ),
         ("no scheme", Some(app.usersig("alice")), "UserSig <sig>"),
         ("garbage", Some("UserSig not-a-sig!".into()), "base64"),
-        ("empty sig", Some("UserSig  ".into()), "UserSig"),
+        (
+            "empty sig",
+            Some("UserSig  ".into()),
+            "must be `UserSig <sig>`",
+        ),
         (
             "another user's sig",
             Some(format!("UserSig {}", app.usersig("mallory"))),

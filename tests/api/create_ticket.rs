@@ -33,6 +33,12 @@ async fn a_case_creates_one_ticket_one_group_and_one_greeting() {
     assert_eq!(requester.name, "Alice Example");
     assert_eq!(requester.email.as_deref(), Some("alice@example.com"));
     assert_eq!(requester.role, "end-user");
+    assert_eq!(requester.external_id.as_deref(), Some("tencent_im:alice"));
+    assert_eq!(ticket.submitter_id, ticket.requester_id);
+    assert_eq!(
+        ticket.comments[0].author_id, ticket.requester_id,
+        "the customer, not the bridge's agent, wrote the description"
+    );
 
     let groups = app.im.groups();
     assert_eq!(groups.len(), 1);
@@ -96,6 +102,23 @@ async fn a_customer_without_email_keeps_one_zendesk_identity_of_their_own() {
         .user_by_external_id("tencent_im:^bob")
         .expect("Bob's user");
     assert_eq!(upper.id, tickets[0].requester_id);
+}
+
+#[tokio::test]
+async fn an_email_that_belongs_to_someone_else_does_not_make_them_the_requester() {
+    let app = spawn_app().await;
+    let ceo = app.zendesk.seed_end_user("The CEO", "ceo@acme.test");
+    let mut body = case("mallory");
+    body["caseInfo"]["email"] = json!("CEO@acme.test");
+
+    let resp = app.create_ticket(&body).await;
+
+    assert_eq!(resp.status(), 200);
+    let ticket = &app.zendesk.tickets()[0];
+    assert_ne!(ticket.requester_id, ceo);
+    let requester = app.zendesk.user(ticket.requester_id).unwrap();
+    assert_eq!(requester.external_id.as_deref(), Some("tencent_im:mallory"));
+    assert_eq!(requester.email, None);
 }
 
 #[tokio::test]

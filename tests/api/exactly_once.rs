@@ -265,6 +265,32 @@ async fn a_slow_zendesk_gets_a_503_within_the_deadline_and_the_ticket_follows() 
 }
 
 #[tokio::test]
+async fn a_ticket_create_that_times_out_after_zendesk_made_it_is_not_repeated() {
+    let app = spawn_app_with(|env| {
+        env.insert("ZENDESK_TIMEOUT_SECS".into(), "1".into());
+    })
+    .await;
+    // Zendesk makes the ticket, then answers too late for the bridge's 1 s timeout.
+    app.zendesk.faults().inject(FaultRule::new(
+        "/api/v2/tickets",
+        Fault::SlowResponse(Duration::from_millis(1500)),
+        1,
+    ));
+
+    let resp = app.create_ticket_with_key(&case("alice"), "k-1").await;
+
+    assert_error(resp, 503, "zendesk_unavailable").await;
+    assert_eq!(app.zendesk.tickets().len(), 1, "Zendesk did make it");
+    // The job retries with the same Zendesk Idempotency-Key and gets that ticket back.
+    wait_until(Duration::from_secs(15), || app.im.groups().len() == 1).await;
+    let done = app.create_ticket_with_key(&case("alice"), "k-1").await;
+    assert_eq!(done.status(), 200);
+    let body: Value = done.json().await.unwrap();
+    assert_eq!(app.zendesk.tickets().len(), 1);
+    assert_eq!(body["TicketId"], app.zendesk.tickets()[0].id);
+}
+
+#[tokio::test]
 async fn a_permanent_failure_is_kept_for_the_operator_and_reconcile_finishes_it() {
     let app = spawn_app().await;
     app.im

@@ -51,6 +51,13 @@ impl TempDb {
     pub fn url(&self) -> String {
         format!("sqlite://{}", self.0.display())
     }
+
+    /// An empty directory of this test's own, to run binaries in (no stray `.env`).
+    pub fn work_dir(&self) -> PathBuf {
+        let dir = PathBuf::from(format!("{}.cwd", self.0.display()));
+        std::fs::create_dir_all(&dir).expect("create a working directory");
+        dir
+    }
 }
 
 impl Drop for TempDb {
@@ -58,6 +65,7 @@ impl Drop for TempDb {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
         }
+        let _ = std::fs::remove_dir_all(format!("{}.cwd", self.0.display()));
     }
 }
 
@@ -179,7 +187,7 @@ impl TestApp {
             .args(args)
             .env_clear()
             .envs(&self.env)
-            .current_dir(std::env::temp_dir())
+            .current_dir(self.db.work_dir())
             .output()
             .await
             .expect("binary runs");

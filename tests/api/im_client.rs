@@ -94,7 +94,7 @@ async fn every_command_works_against_the_emulator() {
     let mine = history
         .messages
         .iter()
-        .find(|m| m.seq == sent.msg_seq)
+        .find(|m| Some(m.seq) == sent.msg_seq)
         .unwrap();
     assert_eq!(mine.from, ADMIN);
     assert_eq!(mine.random, 7);

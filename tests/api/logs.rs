@@ -16,11 +16,18 @@ use crate::helpers::{case, TempDb, Upstreams, IM_KEY, ZENDESK_TOKEN};
 async fn no_secret_ever_reaches_the_logs() {
     let up = Upstreams::start().await;
     let db = TempDb::new();
+    let env = up.env(&db);
+    let Upstreams {
+        im: im_emulator,
+        im_served,
+        zendesk_served: _zendesk_served,
+        ..
+    } = up;
     let mut child = Command::new(env!("CARGO_BIN_EXE_ticket-bridge"))
         .arg("serve")
-        .current_dir(std::env::temp_dir())
+        .current_dir(db.work_dir())
         .env_clear()
-        .envs(up.env(&db))
+        .envs(env)
         .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -82,7 +89,7 @@ async fn no_secret_ever_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
-    up.im.faults().inject(FaultRule::always(
+    im_emulator.faults().inject(FaultRule::always(
         "",
         Fault::Respond {
             status: StatusCode::OK,
@@ -100,6 +107,19 @@ async fn no_secret_ever_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(failed.status(), 202, "ticket made, group pending");
+    // IM goes away: a transport error, the one kind whose text could carry the signed URL.
+    drop(im_served);
+    let unreachable = http
+        .post(format!("{base}/createticket"))
+        .header(
+            "Authorization",
+            format!("UserSig {}", signer.generate("carol", 3600).expose()),
+        )
+        .json(&case("carol"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unreachable.status(), 202);
 
     child.kill().unwrap();
     child.wait().unwrap();
@@ -113,6 +133,10 @@ async fn no_secret_ever_reaches_the_logs() {
     assert!(
         text.contains("will retry"),
         "the failure was logged:\n{text}"
+    );
+    assert!(
+        text.contains("Connection refused"),
+        "the transport error was logged with its cause:\n{text}"
     );
     for (what, secret) in [
         ("IM secret key", IM_KEY),

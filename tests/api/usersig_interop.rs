@@ -41,9 +41,12 @@ fn a_sig_from_the_official_library_verifies_with_ours() {
         Err(UserSigError::SignatureMismatch)
     );
 
-    // With a userbuf (TRTC's variant) the extra line is part of the signed content.
+    // TRTC's variant with a userbuf is not a login sig: refused like the official verifier does.
     let with_buf = official(&["gen", &app, KEY, "user_42", "86400", "room-7"]);
-    assert!(signer.verify("user_42", &with_buf).is_ok());
+    assert_eq!(
+        signer.verify("user_42", &with_buf),
+        Err(UserSigError::UnexpectedUserBuf)
+    );
 }
 
 #[test]

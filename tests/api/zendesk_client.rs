@@ -20,6 +20,7 @@ fn new_ticket(subject: &str) -> NewTicket {
             name: "Alice".into(),
             email: "alice@example.com".into(),
         },
+        submitter_id: None,
         tags: vec!["tencent_im".into()],
         external_id: None,
     }

@@ -163,7 +163,9 @@ fn sig_error(e: UserSigError) -> ImError {
         | UserSigError::NotBase64
         | UserSigError::NotZlib
         | UserSigError::NotJson
-        | UserSigError::MissingField(_) => code::SIG_INVALID,
+        | UserSigError::MissingField(_)
+        // UNCONFIRMED: a userbuf sig on a REST call is treated as a failed check (70003).
+        | UserSigError::UnexpectedUserBuf => code::SIG_INVALID,
         UserSigError::SignatureMismatch => code::SIG_WRONG_KEY,
         UserSigError::IdentifierMismatch => code::SIG_IDENTIFIER_MISMATCH,
         UserSigError::SdkAppIdMismatch => code::SIG_SDKAPPID_MISMATCH,

@@ -1,0 +1,61 @@
+//! Helpers both upstream clients share.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// A `Retry-After` longer than this is taken as this (a broken header must not park the
+/// bridge for days, nor overflow a deadline).
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// A transport error with its causes ("… : tcp connect error: Connection refused"), but
+/// never its URL: the IM URL carries the admin UserSig.
+pub(crate) fn transport_detail(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// `Retry-After` in seconds (Zendesk sends whole seconds), capped at [`MAX_RETRY_AFTER`].
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let secs: f64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).map_or(MAX_RETRY_AFTER, |d| d.min(MAX_RETRY_AFTER)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_capped() {
+        let mut h = HeaderMap::new();
+        for (raw, want) in [
+            ("7", Some(Duration::from_secs(7))),
+            ("0.5", Some(Duration::from_millis(500))),
+            ("18446744073709551615", Some(MAX_RETRY_AFTER)),
+            ("1e300", Some(MAX_RETRY_AFTER)),
+            ("-1", None),
+            ("NaN", None),
+            ("soon", None),
+        ] {
+            h.insert(RETRY_AFTER, raw.parse().unwrap());
+            assert_eq!(retry_after(&h), want, "{raw}");
+        }
+    }
+}
