@@ -106,6 +106,9 @@ impl Upstreams {
             ("ZENDESK_EMAIL", ZENDESK_EMAIL.to_owned()),
             ("ZENDESK_API_TOKEN", ZENDESK_TOKEN.to_owned()),
             ("ZENDESK_TIMEOUT_SECS", "3".to_owned()),
+            // The emulators' own limits are what tests exercise; the bridge's pacing is tested
+            // on its own.
+            ("ZENDESK_RATE_LIMIT_RPM", "60000".to_owned()),
             ("IM_BASE_URL", self.im_served.base_url.clone()),
             ("IM_SDKAPPID", SDKAPPID.to_string()),
             ("IM_SECRET_KEY", IM_KEY.to_owned()),
@@ -296,4 +299,12 @@ pub async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// A local port free right now (for a process that must keep its port across restarts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

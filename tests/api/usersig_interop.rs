@@ -1,4 +1,5 @@
-//! Interop with Tencent's official `tls-sig-api-v2` library (installed by `scripts/test`):
+//! Interop with Tencent's official `tls-sig-api-v2` library (installed by `scripts/test`
+//! into a virtualenv whose Python it passes as `TB_PYTHON`):
 //! its sigs verify with ours, and ours carry the HMAC its algorithm computes.
 
 use std::process::Command;
@@ -11,7 +12,9 @@ const KEY: &str = "0d3f4e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6
 
 fn official(args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/usersig.py");
-    let out = Command::new("python3")
+    // scripts/test installs the library in a virtualenv and says where its Python is.
+    let python = std::env::var("TB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
         .arg(script)
         .args(args)
         .output()
