@@ -3,7 +3,7 @@
 //! emulators (in this process) outlive every crash; the assertions read their state.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,7 +11,7 @@ use ticket_bridge::secret::Secret;
 use ticket_bridge::usersig::UserSigner;
 use tokio::time::Instant;
 
-use crate::helpers::{case, free_port, TempDb, Upstreams, IM_KEY, SDKAPPID};
+use crate::helpers::{bridge_process, case, free_port, TempDb, Upstreams, IM_KEY, SDKAPPID};
 
 const CLIENTS: usize = 16;
 const KILLS: u32 = 5;
@@ -30,13 +30,7 @@ async fn every_case_survives_repeated_sigkills_exactly_once() {
     env.insert("REQUEST_DEADLINE_SECS".into(), "2".into());
     env.insert("RUST_LOG".into(), "warn".into());
     let start = || -> Child {
-        Command::new(env!("CARGO_BIN_EXE_ticket-bridge"))
-            .arg("serve")
-            .env_clear()
-            .envs(&env)
-            .current_dir(db.work_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        bridge_process(&env, &db)
             .spawn()
             .expect("the bridge starts")
     };

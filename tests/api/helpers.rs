@@ -308,3 +308,29 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// The real binary, `serve`, with exactly `env`, in `db`'s working directory, output discarded.
+pub fn bridge_process(env: &HashMap<String, String>, db: &TempDb) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ticket-bridge"));
+    cmd.arg("serve")
+        .env_clear()
+        .envs(env)
+        .current_dir(db.work_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// Waits until the bridge on `port` answers `/healthz`.
+pub async fn wait_ready(port: u16) {
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !http.get(&url).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the bridge did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
