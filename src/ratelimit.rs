@@ -13,14 +13,14 @@ use tokio::time::Instant;
 /// Paces calls to one rate.
 #[derive(Debug)]
 pub struct Pacer {
-    interval: Duration,
-    /// How far ahead of the steady pace a burst may go.
-    tolerance: Duration,
     state: Mutex<State>,
 }
 
 #[derive(Debug)]
 struct State {
+    interval: Duration,
+    /// How far ahead of the steady pace a burst may go.
+    tolerance: Duration,
     /// The theoretical time the next call may go at the steady pace.
     next: Instant,
     /// Nobody goes before this (the upstream asked to wait).
@@ -30,39 +30,56 @@ struct State {
 impl Pacer {
     /// `per_second` calls a second on average, up to `burst` at once.
     pub fn new(per_second: f64, burst: u32) -> Self {
-        let interval = Duration::from_secs_f64(1.0 / per_second.max(1e-6));
+        let (interval, tolerance) = shape(per_second, burst);
         Self {
-            interval,
-            tolerance: interval.saturating_mul(burst.max(1) - 1),
             state: Mutex::new(State {
+                interval,
+                tolerance,
                 next: Instant::now(),
                 paused_until: Instant::now(),
             }),
         }
     }
 
-    /// `per_minute` calls a minute, with a burst of a second's worth.
+    /// At most `per_minute` calls in any 60 seconds: a burst of a second's worth, and a steady
+    /// rate that leaves room for it.
     pub fn per_minute(per_minute: u32) -> Self {
-        let per_second = f64::from(per_minute.max(1)) / 60.0;
-        Self::new(per_second, per_second.ceil() as u32)
+        let (per_second, burst) = minute_budget(per_minute);
+        Self::new(per_second, burst)
+    }
+
+    /// Lowers the budget to `per_minute` if that is below the current one (the upstream said
+    /// what the plan allows).
+    pub fn lower_to_per_minute(&self, per_minute: u32) {
+        let (per_second, burst) = minute_budget(per_minute);
+        let (interval, tolerance) = shape(per_second, burst);
+        let mut st = self.lock();
+        if interval > st.interval {
+            st.interval = interval;
+            st.tolerance = tolerance;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits for this call's slot. If the slot is later than `deadline`, nothing is reserved
     /// and the wait it would have needed is returned instead.
     pub async fn acquire(&self, deadline: Instant) -> Result<(), Duration> {
         let at = {
-            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut st = self.lock();
             let now = Instant::now();
             let at = st
                 .next
-                .checked_sub(self.tolerance)
+                .checked_sub(st.tolerance)
                 .unwrap_or(now)
                 .max(now)
                 .max(st.paused_until);
             if at > deadline {
                 return Err(at - now);
             }
-            st.next = st.next.max(at) + self.interval;
+            st.next = st.next.max(at) + st.interval;
             at
         };
         tokio::time::sleep_until(at).await;
@@ -71,9 +88,22 @@ impl Pacer {
 
     /// Nobody goes before `wait` from now (the upstream said so).
     pub fn pause(&self, wait: Duration) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.lock();
         st.paused_until = st.paused_until.max(Instant::now() + wait);
     }
+}
+
+/// (interval, tolerance) for a rate and burst.
+fn shape(per_second: f64, burst: u32) -> (Duration, Duration) {
+    let interval = Duration::from_secs_f64(1.0 / per_second.max(1e-6));
+    (interval, interval.saturating_mul(burst.max(1) - 1))
+}
+
+/// (steady rate per second, burst) so that no 60-second window holds more than `per_minute`.
+fn minute_budget(per_minute: u32) -> (f64, u32) {
+    let per_minute = per_minute.max(2);
+    let burst = (per_minute / 60).max(1);
+    (f64::from(per_minute - burst) / 60.0, burst)
 }
 
 /// One [`Pacer`] per key (IM limits each REST command separately).
@@ -143,10 +173,47 @@ mod tests {
         assert_eq!(now.elapsed(), Duration::from_secs(7));
     }
 
-    #[test]
-    fn per_minute_paces_to_the_minute_rate() {
-        let p = Pacer::per_minute(700);
-        assert_eq!(p.interval, Duration::from_secs_f64(60.0 / 700.0));
-        assert_eq!(p.tolerance, p.interval * 11);
+    #[tokio::test(start_paused = true)]
+    async fn no_minute_ever_holds_more_than_the_budget() {
+        let pacer = Pacer::per_minute(700);
+        let start = Instant::now();
+        let far = start + Duration::from_secs(3600);
+        let mut sent = Vec::new();
+        for _ in 0..2100 {
+            pacer.acquire(far).await.unwrap();
+            sent.push(start.elapsed());
+        }
+        // Slide a 60 s window over every send time.
+        let window = Duration::from_secs(60);
+        let worst = (0..sent.len())
+            .map(|i| {
+                sent[i..]
+                    .iter()
+                    .take_while(|t| **t < sent[i] + window)
+                    .count()
+            })
+            .max()
+            .unwrap();
+        assert!(worst <= 700, "{worst} calls in one minute");
+        assert!(worst >= 690, "the budget is used, not wasted: {worst}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_can_be_lowered_but_not_raised() {
+        let pacer = Pacer::per_minute(6000);
+        pacer.lower_to_per_minute(120);
+        pacer.lower_to_per_minute(100_000);
+        let start = Instant::now();
+        for _ in 0..10 {
+            pacer
+                .acquire(start + Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+        // 120/min: a burst of 2, then one call per 60/118 s.
+        assert!(
+            start.elapsed()
+                >= Duration::from_secs_f64(8.0 * 60.0 / 118.0) - Duration::from_millis(1)
+        );
     }
 }

@@ -135,8 +135,9 @@ impl Bridge {
                 return Ok(t);
             }
         }
-        let customer = self.customer(request).await?;
-        let ticket = NewTicket {
+        let key = format!("ticket-bridge-{}", case.case_id);
+        let (customer, remembered) = self.customer(request).await?;
+        let mut ticket = NewTicket {
             subject: request.subject.clone(),
             comment: NewComment {
                 body: request.description.clone(),
@@ -149,23 +150,38 @@ impl Bridge {
             tags: vec![TICKET_TAG.to_owned()],
             external_id: Some(marker),
         };
-        self.zendesk
-            .create_ticket(&ticket, Some(&format!("ticket-bridge-{}", case.case_id)))
-            .await
-            .map_err(BridgeError::Zendesk)
+        match self.zendesk.create_ticket(&ticket, Some(&key)).await {
+            // A remembered user that Zendesk no longer knows (deleted, merged): look again.
+            Err(ZendeskError::Rejected { status: 422, .. }) if remembered => {
+                tracing::info!(
+                    "the remembered Zendesk user was refused; resolving the customer again"
+                );
+                self.store.forget_customer(&request.user).await?;
+                let (customer, _) = self.customer(request).await?;
+                ticket.requester = TicketRequester::Existing(customer);
+                ticket.submitter_id = Some(customer);
+                // A new key: the request differs from the one Zendesk refused.
+                self.zendesk
+                    .create_ticket(&ticket, Some(&format!("{key}-requester-{customer}")))
+                    .await
+                    .map_err(BridgeError::Zendesk)
+            }
+            other => other.map_err(BridgeError::Zendesk),
+        }
     }
 
-    /// The customer's Zendesk user, found by `external_id` = their IM UserID (which the caller
-    /// proved with its UserSig) and created on first contact.
+    /// The customer's Zendesk user: the one remembered for this IM user, else the one whose
+    /// `external_id` is their IM UserID (which the caller proved with its UserSig), created on
+    /// first contact.
     ///
     /// The email in a request is the caller's unverified claim: it is given to a new user only,
     /// and only when no other user has it. Finding the user by email would let anyone open
     /// tickets (and receive Zendesk's mail) as whoever owns an address.
-    async fn customer(&self, case: &NewCase) -> Result<u64, BridgeError> {
-        let external_id = customer_external_id(&case.user);
-        if let Some(id) = self.find_customer(&external_id).await? {
-            return Ok(id);
+    async fn customer(&self, case: &NewCase) -> Result<(u64, bool), BridgeError> {
+        if let Some(id) = self.store.customer(&case.user).await? {
+            return Ok((id, true));
         }
+        let external_id = customer_external_id(&case.user);
         let mut user = NewUser {
             name: case.name.clone(),
             external_id: external_id.clone(),
@@ -173,15 +189,16 @@ impl Bridge {
             role: "end-user".into(),
             skip_verify_email: true,
         };
-        loop {
+        // Create first: a new customer costs one call; an existing one answers 422 and is
+        // looked up.
+        let id = loop {
             match self.zendesk.create_user(&user).await {
-                Ok(created) => return Ok(created.id),
+                Ok(created) => break created.id,
                 Err(e @ ZendeskError::Rejected { status: 422, .. }) => {
-                    // Created meanwhile by another request (or an earlier answer was lost)?
                     if let Some(id) = self.find_customer(&external_id).await? {
-                        return Ok(id);
+                        break id;
                     }
-                    // Otherwise the email belongs to someone else: do without it.
+                    // Not ours: the email belongs to someone else. Do without it.
                     if user.email.take().is_none() {
                         return Err(BridgeError::Zendesk(e));
                     }
@@ -191,7 +208,9 @@ impl Bridge {
                 }
                 Err(e) => return Err(BridgeError::Zendesk(e)),
             }
-        }
+        };
+        self.store.remember_customer(&case.user, id).await?;
+        Ok((id, false))
     }
 
     async fn find_customer(&self, external_id: &str) -> Result<Option<u64>, BridgeError> {

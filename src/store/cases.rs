@@ -129,6 +129,38 @@ impl Store {
         Ok(())
     }
 
+    /// The Zendesk user of an IM user, if known.
+    pub async fn customer(&self, user: &ImUserId) -> Result<Option<u64>> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT zendesk_user_id FROM customers WHERE user_id = $1")
+                .bind(user.as_str().to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(id.map(|i| i as u64))
+    }
+
+    /// Remembers (or corrects) which Zendesk user an IM user is.
+    pub async fn remember_customer(&self, user: &ImUserId, zendesk_user: u64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO customers (user_id, zendesk_user_id, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET zendesk_user_id = excluded.zendesk_user_id",
+        )
+        .bind(user.as_str().to_owned())
+        .bind(zendesk_user as i64)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn forget_customer(&self, user: &ImUserId) -> Result<()> {
+        sqlx::query("DELETE FROM customers WHERE user_id = $1")
+            .bind(user.as_str().to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Cases whose ticket, group or greeting is not done yet.
     pub async fn unfinished_case_ids(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(

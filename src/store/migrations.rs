@@ -59,6 +59,17 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX jobs_runnable ON jobs (status, run_at)",
         ],
     ),
+    (
+        3,
+        &[
+            // Which Zendesk user each IM user is, so a returning customer costs no lookup.
+            "CREATE TABLE customers (
+                user_id TEXT PRIMARY KEY,
+                zendesk_user_id BIGINT NOT NULL,
+                created_at BIGINT NOT NULL
+            )",
+        ],
+    ),
 ];
 
 pub(super) async fn run(pool: &AnyPool) -> Result<()> {

@@ -284,6 +284,9 @@ impl ZendeskClient {
         let resp = req.send().await.map_err(transport_error)?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers());
+        if let Some(pacer) = &self.pacer {
+            adapt(pacer, resp.headers());
+        }
         let bytes = resp.bytes().await.map_err(transport_error)?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| ZendeskError::Decode(e.to_string()));
@@ -315,6 +318,24 @@ impl ZendeskClient {
                 req.basic_auth(format!("{email}/token"), Some(token.expose()))
             }
             ZendeskAuth::OAuth { token } => req.bearer_auth(token.expose()),
+        }
+    }
+}
+
+/// Follows what Zendesk says of its limits: `X-Rate-Limit` (the plan's requests per minute)
+/// lowers the budget if it was set too high; `ratelimit-remaining: 0` with `ratelimit-reset`
+/// pauses until the window resets.
+fn adapt(pacer: &Pacer, headers: &reqwest::header::HeaderMap) {
+    let number =
+        |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+    if let Some(limit) = number("x-rate-limit").and_then(|l| u32::try_from(l).ok()) {
+        pacer.lower_to_per_minute(limit);
+    }
+    if number("ratelimit-remaining") == Some(0) {
+        if let Some(reset) = number("ratelimit-reset") {
+            pacer.pause(Duration::from_secs(
+                reset.min(crate::upstream::MAX_RETRY_AFTER.as_secs()),
+            ));
         }
     }
 }

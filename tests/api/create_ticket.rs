@@ -122,6 +122,28 @@ async fn an_email_that_belongs_to_someone_else_does_not_make_them_the_requester(
 }
 
 #[tokio::test]
+async fn a_returning_customer_costs_one_zendesk_call() {
+    let app = spawn_app().await;
+    app.create_ticket(&case("alice")).await;
+    assert_eq!(
+        app.zendesk.request_count(),
+        2,
+        "new customer: create user, create ticket"
+    );
+
+    let resp = app.create_ticket(&case("alice")).await;
+
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        app.zendesk.request_count(),
+        3,
+        "returning customer: create ticket only"
+    );
+    let tickets = app.zendesk.tickets();
+    assert_eq!(tickets[0].requester_id, tickets[1].requester_id);
+}
+
+#[tokio::test]
 async fn a_long_subject_still_makes_a_valid_group_name() {
     let app = spawn_app().await;
     let subject = "Überweisung nicht angekommen, bitte dringend prüfen";
