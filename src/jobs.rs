@@ -15,8 +15,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
-use crate::bridge::{Bridge, BridgeError};
-use crate::ids::TicketId;
+use crate::bridge::{Bridge, BridgeError, CaseDone};
 use crate::store::{now_ms, Job, NewJob, Store, StoreError};
 
 /// The job that opens a case (`/createticket`).
@@ -41,7 +40,7 @@ pub fn open_case_key(case_id: &str) -> String {
 /// What running a job came to.
 #[derive(Debug)]
 pub enum Outcome {
-    Done(TicketId),
+    Done(CaseDone),
     /// Failed for now; it runs again later.
     Retrying(BridgeError),
     /// Failed for good.
@@ -133,7 +132,7 @@ impl Jobs {
         self.record(job, result).await
     }
 
-    async fn run(&self, job: &Job) -> Result<TicketId, BridgeError> {
+    async fn run(&self, job: &Job) -> Result<CaseDone, BridgeError> {
         match job.kind.as_str() {
             OPEN_CASE => {
                 let p: OpenCasePayload = serde_json::from_str(&job.payload).map_err(|e| {
@@ -154,12 +153,12 @@ impl Jobs {
     async fn record(
         &self,
         job: &Job,
-        result: Result<TicketId, BridgeError>,
+        result: Result<CaseDone, BridgeError>,
     ) -> Result<Outcome, StoreError> {
         let (held, outcome) = match result {
-            Ok(ticket) => (
+            Ok(done) => (
                 self.store.complete_job(&job.id, &self.worker).await?,
-                Outcome::Done(ticket),
+                Outcome::Done(done),
             ),
             Err(e) if e.is_retryable() && job.attempts < MAX_ATTEMPTS => {
                 let wait = e.retry_after().unwrap_or_else(|| backoff(job.attempts));

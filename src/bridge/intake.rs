@@ -75,9 +75,9 @@ pub async fn submit(
         .insert_case(&record, &jobs.open_case_job(&case_id))
         .await?
     {
-        Ok(new) => {
+        Ok((new, job)) => {
             tracing::Span::current().record("case_id", new.case_id.as_str());
-            store.job_by_key(&open_case_key(&new.case_id)).await?
+            job
         }
         Err(existing) => {
             tracing::Span::current().record("case_id", existing.case_id.as_str());
@@ -88,10 +88,7 @@ pub async fn submit(
             return resume(jobs, &existing, until).await;
         }
     };
-    match job {
-        Some(job) => run(jobs, &case_id, job, until).await,
-        None => answer_from_state(jobs, &case_id, None).await,
-    }
+    run(jobs, &case_id, job, until).await
 }
 
 /// A retried case: finished → its answer; otherwise run the rest now if nobody else is, or
@@ -127,7 +124,11 @@ async fn run(
         Ok(Ok(outcome)) => match outcome? {
             Outcome::Failed(e) => Ok(Answer::Failed(e)),
             Outcome::Retrying(e) => answer_from_state(jobs, case_id, Some(e)).await,
-            Outcome::Done(_) | Outcome::LeaseLost => answer_from_state(jobs, case_id, None).await,
+            Outcome::Done(done) => Ok(Answer::Done {
+                ticket: done.ticket,
+                reused: done.reused,
+            }),
+            Outcome::LeaseLost => answer_from_state(jobs, case_id, None).await,
         },
         Ok(Err(join)) => Err(IntakeError::Store(StoreError::Corrupt {
             what: "job task",

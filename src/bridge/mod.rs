@@ -3,7 +3,7 @@
 pub mod intake;
 mod open_case;
 
-pub use open_case::{case_marker, NewCase};
+pub use open_case::{case_marker, CaseDone, NewCase};
 
 use crate::config::GreetingVia;
 use crate::ids::TicketId;

@@ -62,10 +62,18 @@ impl NewCase {
     }
 }
 
+/// A case with its ticket, group and greeting all done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseDone {
+    pub ticket: TicketId,
+    /// The ticket was the customer's open one, not a new one.
+    pub reused: bool,
+}
+
 impl Bridge {
     /// Runs the steps of a recorded case that are not done yet.
     #[tracing::instrument(skip(self), fields(ticket_id))]
-    pub async fn run_case(&self, case_id: &str) -> Result<TicketId, BridgeError> {
+    pub async fn run_case(&self, case_id: &str) -> Result<CaseDone, BridgeError> {
         let case = self
             .store
             .case(case_id)
@@ -73,8 +81,8 @@ impl Bridge {
             .ok_or_else(|| corrupt("case", format!("no case {case_id}")))?;
         let request: NewCase = serde_json::from_str(&case.request)
             .map_err(|e| corrupt("case request", e.to_string()))?;
-        let ticket_id = match case.ticket_id {
-            Some(t) => t,
+        let (ticket_id, reused) = match case.ticket_id {
+            Some(t) => (t, case.reused),
             None => self.make_ticket(&case, &request).await?,
         };
         tracing::Span::current().record("ticket_id", ticket_id.0);
@@ -84,7 +92,10 @@ impl Bridge {
             .await?
             .ok_or_else(|| corrupt("ticket", format!("no record of ticket {ticket_id}")))?;
         self.finish_ticket(&rec).await?;
-        Ok(ticket_id)
+        Ok(CaseDone {
+            ticket: ticket_id,
+            reused,
+        })
     }
 
     /// The ticket step: reuse the customer's open ticket when asked and there is one,
@@ -93,14 +104,14 @@ impl Bridge {
         &self,
         case: &CaseRecord,
         request: &NewCase,
-    ) -> Result<TicketId, BridgeError> {
+    ) -> Result<(TicketId, bool), BridgeError> {
         if request.reuse {
             if let Some(ticket) = self.reusable_ticket(&request.user).await? {
                 self.store
                     .set_case_ticket(&case.case_id, ticket, true, None)
                     .await?;
                 tracing::info!(ticket_id = ticket.0, "reusing the customer's open ticket");
-                return Ok(ticket);
+                return Ok((ticket, true));
             }
         }
         let ticket = self.create_ticket_once(case, request).await?;
@@ -114,7 +125,7 @@ impl Bridge {
             )
             .await?;
         tracing::info!(ticket_id = ticket.id, "Zendesk ticket created");
-        Ok(ticket_id)
+        Ok((ticket_id, false))
     }
 
     async fn create_ticket_once(

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::jobs::{insert_job, NewJob};
+use super::jobs::{insert_job, Job, NewJob};
 use super::tickets::insert_ticket;
 use super::{now_ms, Result, Store, StoreError};
 use crate::ids::{ImUserId, TicketId};
@@ -45,7 +45,7 @@ impl Store {
         &self,
         case: &NewCaseRecord,
         job: &NewJob,
-    ) -> Result<std::result::Result<CaseRecord, CaseRecord>> {
+    ) -> Result<std::result::Result<(CaseRecord, Job), CaseRecord>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
@@ -74,15 +74,24 @@ impl Store {
                 }),
             };
         }
-        insert_job(&mut tx, job).await?;
-        tx.commit().await?;
-        self.case(&case.case_id)
+        let job = insert_job(&mut tx, job)
             .await?
-            .map(Ok)
             .ok_or_else(|| StoreError::Corrupt {
-                what: "case",
-                detail: "inserted case not found".into(),
-            })
+                what: "job",
+                detail: format!("a job {} exists already", job.dedupe_key),
+            })?;
+        tx.commit().await?;
+        let record = CaseRecord {
+            case_id: case.case_id.clone(),
+            user_id: case.user.as_str().to_owned(),
+            idem_key: case.idem_key.clone(),
+            request_hash: case.request_hash.clone(),
+            request: case.request.clone(),
+            ticket_id: None,
+            reused: false,
+            created_at: now,
+        };
+        Ok(Ok((record, job)))
     }
 
     pub async fn case(&self, case_id: &str) -> Result<Option<CaseRecord>> {

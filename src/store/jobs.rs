@@ -79,7 +79,7 @@ impl Store {
     /// Adds a job unless one with its dedupe key exists; returns whether it was added.
     pub async fn enqueue(&self, job: &NewJob) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let added = insert_job(&mut tx, job).await?;
+        let added = insert_job(&mut tx, job).await?.is_some();
         tx.commit().await?;
         Ok(added)
     }
@@ -256,9 +256,10 @@ async fn held<'q>(
     Ok(done.rows_affected() > 0)
 }
 
-/// Inserts a job unless its dedupe key exists; returns whether it was added.
-pub(super) async fn insert_job(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<bool> {
+/// Inserts a job unless its dedupe key exists; returns the job added, if it was.
+pub(super) async fn insert_job(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<Option<Job>> {
     let now = now_ms();
+    let id = new_id();
     let (locked_by, locked_until, attempts) = match &job.lease {
         Some((worker, until)) => (Some(worker.clone()), Some(*until), 1i64),
         None => (None, None, 0),
@@ -269,20 +270,33 @@ pub(super) async fn insert_job(tx: &mut Transaction<'_, Any>, job: &NewJob) -> R
          VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10)
          ON CONFLICT (dedupe_key) DO NOTHING",
     )
-    .bind(new_id())
+    .bind(id.clone())
     .bind(job.kind.clone())
     .bind(job.payload.clone())
     .bind(job.dedupe_key.clone())
     .bind(attempts)
     .bind(job.run_at)
-    .bind(locked_by)
+    .bind(locked_by.clone())
     .bind(locked_until)
     .bind(now)
     .bind(now)
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    Ok(added > 0)
+    Ok((added > 0).then(|| Job {
+        id,
+        kind: job.kind.clone(),
+        payload: job.payload.clone(),
+        dedupe_key: job.dedupe_key.clone(),
+        status: JobStatus::Queued,
+        attempts,
+        run_at: job.run_at,
+        locked_by,
+        locked_until,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    }))
 }
 
 /// A random 128-bit id, hex.
