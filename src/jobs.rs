@@ -173,7 +173,7 @@ impl Jobs {
             }
             Err(e) => {
                 tracing::error!(error = %e, ticket_id = ?ticket_of(&e), attempts = job.attempts,
-                    "job failed for good; see `ticket-bridge jobs --failed`");
+                    "job failed for good; see `ticket-bridge jobs`");
                 (
                     self.store
                         .fail_job(&job.id, &self.worker, &e.to_string())

@@ -239,6 +239,28 @@ async fn zendesk_429s_are_waited_out_within_the_deadline() {
 }
 
 #[tokio::test]
+async fn ims_frequency_limit_is_waited_out() {
+    let app = spawn_app().await;
+    // IM says "too many calls" (60007, 10023) on the first group create and greeting.
+    app.im
+        .faults()
+        .inject(FaultRule::new("create_group", im_error(60007), 1));
+    app.im
+        .faults()
+        .inject(FaultRule::new("send_group_msg", im_error(10023), 1));
+
+    let first = app.create_ticket_with_key(&case("alice"), "k-1").await;
+    assert_eq!(first.status(), 202);
+    let group = format!("ZENDESK#{}", app.zendesk.tickets()[0].id);
+    // The job queue retries after its backoff; no client retry needed.
+    wait_until(Duration::from_secs(20), || greetings(&app, &group) == 1).await;
+    let done = app.create_ticket_with_key(&case("alice"), "k-1").await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(app.im.groups().len(), 1);
+    assert_eq!(greetings(&app, &group), 1);
+}
+
+#[tokio::test]
 async fn a_slow_zendesk_gets_a_503_within_the_deadline_and_the_ticket_follows() {
     let app = spawn_app_with(|env| {
         env.insert("REQUEST_DEADLINE_SECS".into(), "1".into());
