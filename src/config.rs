@@ -100,7 +100,30 @@ pub struct Config {
     pub job_workers: usize,
     /// How long a job claim lasts without a heartbeat (how soon a crashed process's jobs resume).
     pub job_lease: Duration,
+    pub assignment: AssignmentConfig,
 }
+
+/// What the bridge does when Zendesk says a ticket's assignee or status changed.
+#[derive(Debug, Clone)]
+pub struct AssignmentConfig {
+    /// Signs Zendesk's webhook requests; without it `/webhooks/zendesk` refuses everything.
+    pub webhook_secret: Option<Secret>,
+    /// An agent's IM UserID is this prefix and their Zendesk user id.
+    pub agent_prefix: String,
+    pub remove_previous_assignee: bool,
+    /// Mute the group (`MuteAllMember`) when the ticket is closed.
+    pub mute_closed_groups: bool,
+    /// `{agent}` is replaced with the agent's name.
+    pub join_notice: String,
+    pub solved_notice: String,
+    pub closed_notice: String,
+}
+
+pub const DEFAULT_JOIN_NOTICE: &str = "{agent} from our support team has joined the conversation.";
+pub const DEFAULT_SOLVED_NOTICE: &str =
+    "This case has been marked as solved. Reply here if you still need help.";
+pub const DEFAULT_CLOSED_NOTICE: &str =
+    "This case is closed. Please open a new case if you need more help.";
 
 pub const DEFAULT_GREETING: &str = "Thank you for contacting us. Your case #{ticket_id} has been \
      opened; an agent will join this chat shortly.";
@@ -163,6 +186,7 @@ impl Config {
         let request_deadline = r.seconds("REQUEST_DEADLINE_SECS", 15);
         let job_workers = r.positive(&["JOB_WORKERS"], 4) as usize;
         let job_lease = r.seconds("JOB_LEASE_SECS", 60);
+        let assignment = r.assignment();
 
         match (zendesk, im) {
             (Some(zendesk), Some(im)) if r.problems.is_empty() => Ok(Config {
@@ -178,11 +202,28 @@ impl Config {
                 request_deadline,
                 job_workers,
                 job_lease,
+                assignment,
             }),
             _ => Err(ConfigError {
                 problems: r.problems,
             }),
         }
+    }
+}
+
+/// Just the Zendesk settings (for `setup-zendesk`, which needs nothing else).
+pub fn zendesk_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ZendeskConfig, ConfigError> {
+    let mut r = Reader {
+        lookup: &lookup,
+        problems: Vec::new(),
+    };
+    match r.zendesk() {
+        Some(z) if r.problems.is_empty() => Ok(z),
+        _ => Err(ConfigError {
+            problems: r.problems,
+        }),
     }
 }
 
@@ -367,6 +408,45 @@ impl Reader<'_> {
         })
     }
 
+    fn flag(&mut self, name: &str, default: bool) -> bool {
+        match self.get(&[name]).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => default,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some("false" | "0" | "no" | "off") => false,
+            Some(_) => {
+                self.problem(format!("{name} must be true or false"));
+                default
+            }
+        }
+    }
+
+    fn assignment(&mut self) -> AssignmentConfig {
+        let agent_prefix = self
+            .get(&["AGENT_IM_PREFIX"])
+            .unwrap_or_else(|| "zd_".into());
+        // The prefix plus a Zendesk user id (up to 20 digits) must stay a valid IM UserID.
+        if agent_prefix.len() > 12 || !agent_prefix.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            self.problem(
+                "AGENT_IM_PREFIX must be at most 12 printable ASCII characters without spaces",
+            );
+        }
+        AssignmentConfig {
+            webhook_secret: self.get(&["ZENDESK_WEBHOOK_SECRET"]).map(Secret::new),
+            agent_prefix,
+            remove_previous_assignee: self.flag("REMOVE_PREVIOUS_ASSIGNEE", true),
+            mute_closed_groups: self.flag("MUTE_CLOSED_GROUPS", true),
+            join_notice: self
+                .get(&["JOIN_NOTICE_TEXT"])
+                .unwrap_or_else(|| DEFAULT_JOIN_NOTICE.into()),
+            solved_notice: self
+                .get(&["SOLVED_NOTICE_TEXT"])
+                .unwrap_or_else(|| DEFAULT_SOLVED_NOTICE.into()),
+            closed_notice: self
+                .get(&["CLOSED_NOTICE_TEXT"])
+                .unwrap_or_else(|| DEFAULT_CLOSED_NOTICE.into()),
+        }
+    }
+
     fn url(&mut self, name: &str, url: String) -> Option<String> {
         if url.starts_with("https://") || url.starts_with("http://") {
             Some(url.trim_end_matches('/').to_owned())
@@ -448,6 +528,9 @@ mod tests {
         assert_eq!(c.im.rate_limit_per_sec, 200);
         assert_eq!(c.request_deadline, Duration::from_secs(15));
         assert_eq!(c.job_workers, 4);
+        assert_eq!(c.assignment.agent_prefix, "zd_");
+        assert!(c.assignment.remove_previous_assignee && c.assignment.mute_closed_groups);
+        assert!(c.assignment.webhook_secret.is_none());
     }
 
     #[test]

@@ -15,11 +15,15 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
+use crate::bridge::assignment::AgentHint;
 use crate::bridge::{Bridge, BridgeError, CaseDone};
+use crate::ids::TicketId;
 use crate::store::{now_ms, Job, NewJob, Store, StoreError};
 
 /// The job that opens a case (`/createticket`).
 pub const OPEN_CASE: &str = "open_case";
+/// The job that converges a ticket's IM group to Zendesk (webhooks ask for it).
+pub const SYNC_TICKET: &str = "sync_ticket";
 /// After this many tries a retryable failure is given up too.
 pub const MAX_ATTEMPTS: i64 = 25;
 const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -32,6 +36,28 @@ struct OpenCasePayload {
     case_id: String,
 }
 
+#[derive(Debug, Serialize, Deserialize)]
+struct SyncTicketPayload {
+    ticket_id: u64,
+    #[serde(default)]
+    agent: Option<AgentHint>,
+}
+
+/// The job that syncs `ticket`; `request_run` it (level-triggered: one per ticket, re-armed).
+pub fn sync_ticket_job(ticket: TicketId, agent: Option<AgentHint>) -> NewJob {
+    NewJob {
+        kind: SYNC_TICKET.to_owned(),
+        payload: serde_json::json!(SyncTicketPayload {
+            ticket_id: ticket.0,
+            agent,
+        })
+        .to_string(),
+        dedupe_key: format!("{SYNC_TICKET}:{ticket}"),
+        run_at: now_ms(),
+        lease: None,
+    }
+}
+
 /// The dedupe key of the job that opens `case_id`.
 pub fn open_case_key(case_id: &str) -> String {
     format!("{OPEN_CASE}:{case_id}")
@@ -40,7 +66,8 @@ pub fn open_case_key(case_id: &str) -> String {
 /// What running a job came to.
 #[derive(Debug)]
 pub enum Outcome {
-    Done(CaseDone),
+    /// Done; for a case, its ticket.
+    Done(Option<CaseDone>),
     /// Failed for now; it runs again later.
     Retrying(BridgeError),
     /// Failed for good.
@@ -132,16 +159,26 @@ impl Jobs {
         self.record(job, result).await
     }
 
-    async fn run(&self, job: &Job) -> Result<CaseDone, BridgeError> {
+    async fn run(&self, job: &Job) -> Result<Option<CaseDone>, BridgeError> {
+        fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, BridgeError> {
+            serde_json::from_str(&job.payload).map_err(|e| {
+                BridgeError::Store(StoreError::Corrupt {
+                    what: "job payload",
+                    detail: e.to_string(),
+                })
+            })
+        }
         match job.kind.as_str() {
             OPEN_CASE => {
-                let p: OpenCasePayload = serde_json::from_str(&job.payload).map_err(|e| {
-                    BridgeError::Store(StoreError::Corrupt {
-                        what: "job payload",
-                        detail: e.to_string(),
-                    })
-                })?;
-                self.bridge.run_case(&p.case_id).await
+                let p: OpenCasePayload = payload(job)?;
+                self.bridge.run_case(&p.case_id).await.map(Some)
+            }
+            SYNC_TICKET => {
+                let p: SyncTicketPayload = payload(job)?;
+                self.bridge
+                    .sync_ticket(TicketId(p.ticket_id), p.agent.as_ref())
+                    .await
+                    .map(|()| None)
             }
             other => Err(BridgeError::Store(StoreError::Corrupt {
                 what: "job kind",
@@ -153,7 +190,7 @@ impl Jobs {
     async fn record(
         &self,
         job: &Job,
-        result: Result<CaseDone, BridgeError>,
+        result: Result<Option<CaseDone>, BridgeError>,
     ) -> Result<Outcome, StoreError> {
         let (held, outcome) = match result {
             Ok(done) => (

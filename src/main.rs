@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ticket_bridge::config::{self, Config};
+use ticket_bridge::operator::SetupAction;
 use ticket_bridge::startup::Components;
 use ticket_bridge::usersig::UserSigner;
+use ticket_bridge::zendesk::ZendeskClient;
 use ticket_bridge::{operator, sandbox, startup, telemetry, Application};
 
 #[derive(Parser)]
@@ -26,6 +28,16 @@ enum Command {
     Reconcile,
     /// Show the job queue: counts, and every job that failed for good.
     Jobs,
+    /// Create or update (idempotently, found by name) the Zendesk webhook the bridge needs and
+    /// print its signing secret.
+    SetupZendesk {
+        /// The bridge's public base URL, e.g. https://bridge.example.com
+        #[arg(long)]
+        url: String,
+        /// Show what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print an IM UserSig for a user (debugging; needs IM_SDKAPPID and IM_SECRET_KEY).
     Usersig {
         /// The IM UserID.
@@ -58,6 +70,7 @@ async fn main() -> ExitCode {
         Command::Sandbox => report(sandbox::run::run().await),
         Command::Reconcile => reconcile().await,
         Command::Jobs => jobs().await,
+        Command::SetupZendesk { url, dry_run } => setup_zendesk(&url, dry_run).await,
         Command::Usersig { user, expire } => usersig(&user, expire),
         Command::Healthcheck { port } => healthcheck(port).await,
     }
@@ -86,8 +99,8 @@ async fn reconcile() -> ExitCode {
     match operator::reconcile(&parts.store, &parts.jobs).await {
         Ok(r) => {
             println!(
-                "unfinished cases: {}; finished now: {}; will retry: {}; failed: {}",
-                r.unfinished, r.done, r.retrying, r.failed
+                "unfinished cases: {}; open tickets checked: {}; jobs finished now: {}; will retry: {}; failed: {}",
+                r.unfinished, r.tickets_checked, r.done, r.retrying, r.failed
             );
             if r.failed > 0 {
                 ExitCode::FAILURE
@@ -97,6 +110,55 @@ async fn reconcile() -> ExitCode {
         }
         Err(e) => {
             eprintln!("reconcile failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn setup_zendesk(url: &str, dry_run: bool) -> ExitCode {
+    let zendesk = match config::zendesk_from_lookup(|k| std::env::var(k).ok()) {
+        Ok(z) => z,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        eprintln!(
+            "--url must be the bridge's public http(s) base URL, e.g. https://bridge.example.com"
+        );
+        return ExitCode::from(2);
+    }
+    let client = ZendeskClient::new(
+        reqwest::Client::new(),
+        zendesk.base_url,
+        zendesk.auth,
+        zendesk.timeout,
+    );
+    match operator::setup_zendesk(&client, url, dry_run).await {
+        Ok(report) => {
+            let w = &report.webhook;
+            let what = match report.action {
+                SetupAction::Created => "created",
+                SetupAction::Updated => "updated",
+                SetupAction::Unchanged => "unchanged:",
+                SetupAction::WouldCreate => "dry run: would create",
+                SetupAction::WouldUpdate => "dry run: would update",
+            };
+            println!("{what} webhook `{}` {} -> {}", w.name, w.id, w.endpoint);
+            println!("  subscribed to: {}", w.subscriptions.join(", "));
+            match &report.secret {
+                // Printing the secret is this command's purpose; it never goes to the log.
+                Some(secret) => println!(
+                    "\nPut this in the bridge's environment:\nZENDESK_WEBHOOK_SECRET={}",
+                    secret.expose()
+                ),
+                None => println!("\n(the signing secret exists once the webhook is created)"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("setup-zendesk failed: {e}");
             ExitCode::FAILURE
         }
     }

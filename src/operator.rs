@@ -1,25 +1,42 @@
-//! Operator commands that work on the store directly: `reconcile` and `jobs`. Both are safe
-//! to run while `serve` runs (claims are exclusive; see `store::jobs`).
+//! Operator commands: `reconcile`, `jobs` and `setup-zendesk`. The first two work on the store
+//! and are safe to run while `serve` runs (claims are exclusive; see `store::jobs`).
 
 use std::fmt::Write;
 
-use crate::jobs::{open_case_key, Jobs};
+use crate::ids::TicketId;
+use crate::jobs::{open_case_key, sync_ticket_job, Jobs};
+use crate::secret::Secret;
 use crate::store::{now_ms, JobStatus, NewJob, Store, StoreError};
+use crate::zendesk::types::Webhook;
+use crate::zendesk::webhook::{ASSIGNMENT_CHANGED, COMMENT_ADDED, STATUS_CHANGED};
+use crate::zendesk::{ZendeskClient, ZendeskError};
 
 /// What `reconcile` did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
     /// Unfinished cases found.
     pub unfinished: usize,
+    /// Open tickets whose groups were checked against Zendesk (for missed webhooks).
+    pub tickets_checked: usize,
     pub done: usize,
     /// Failed again for now; their jobs retry later by themselves.
     pub retrying: usize,
     pub failed: usize,
 }
 
-/// Finds every case whose ticket, group or greeting is not done, makes its job due now
-/// (a job that had failed for good included) and runs due jobs until none is left.
+/// Finds every case whose ticket, group or greeting is not done, makes its job due now, asks
+/// for every open ticket to be synced with Zendesk (webhooks may have been missed), re-arms
+/// every job that had failed for good, and runs due jobs until none is left.
 pub async fn reconcile(store: &Store, jobs: &Jobs) -> Result<ReconcileReport, StoreError> {
+    for job in store.jobs_with_status(JobStatus::Failed).await? {
+        store.rearm_job(&job.dedupe_key).await?;
+    }
+    let open = store.syncable_tickets().await?;
+    for ticket in &open {
+        store
+            .request_run(&sync_ticket_job(TicketId(ticket.0), None))
+            .await?;
+    }
     let unfinished = store.unfinished_case_ids().await?;
     for case_id in &unfinished {
         let key = open_case_key(case_id);
@@ -40,6 +57,7 @@ pub async fn reconcile(store: &Store, jobs: &Jobs) -> Result<ReconcileReport, St
     jobs.release().await;
     Ok(ReconcileReport {
         unfinished: unfinished.len(),
+        tickets_checked: open.len(),
         done,
         retrying,
         failed,
@@ -70,4 +88,103 @@ pub async fn jobs_report(store: &Store) -> Result<String, StoreError> {
         }
     }
     Ok(out)
+}
+
+/// The name `setup-zendesk` gives (and finds) the bridge's webhook by.
+pub const WEBHOOK_NAME: &str = "ticket-bridge";
+
+/// What `setup-zendesk` did (or, in a dry run, would do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupAction {
+    Created,
+    Updated,
+    Unchanged,
+    WouldCreate,
+    WouldUpdate,
+}
+
+#[derive(Debug)]
+pub struct SetupReport {
+    pub action: SetupAction,
+    pub webhook: Webhook,
+    /// The signing secret (not known for a webhook a dry run would create).
+    pub secret: Option<Secret>,
+}
+
+/// The webhook the bridge needs: Zendesk's ticket events, to `<bridge_url>/webhooks/zendesk`.
+pub fn desired_webhook(bridge_url: &str) -> Webhook {
+    Webhook {
+        id: String::new(),
+        name: WEBHOOK_NAME.to_owned(),
+        endpoint: format!("{}/webhooks/zendesk", bridge_url.trim_end_matches('/')),
+        http_method: "POST".into(),
+        request_format: "json".into(),
+        status: "active".into(),
+        subscriptions: [ASSIGNMENT_CHANGED, STATUS_CHANGED, COMMENT_ADDED]
+            .map(str::to_owned)
+            .to_vec(),
+    }
+}
+
+/// Creates the bridge's webhook, or updates the one found by name to what the bridge needs;
+/// changes nothing when it is already right. Reads its signing secret.
+pub async fn setup_zendesk(
+    zendesk: &ZendeskClient,
+    bridge_url: &str,
+    dry_run: bool,
+) -> Result<SetupReport, ZendeskError> {
+    let desired = desired_webhook(bridge_url);
+    let existing = zendesk
+        .find_webhooks(WEBHOOK_NAME)
+        .await?
+        .into_iter()
+        .find(|w| w.name == WEBHOOK_NAME);
+    let (action, webhook) = match existing {
+        None if dry_run => (SetupAction::WouldCreate, desired),
+        None => (
+            SetupAction::Created,
+            zendesk.create_webhook(&desired).await?,
+        ),
+        Some(found) if same_webhook(&found, &desired) => (SetupAction::Unchanged, found),
+        Some(found) if dry_run => (
+            SetupAction::WouldUpdate,
+            Webhook {
+                id: found.id,
+                ..desired
+            },
+        ),
+        Some(found) => {
+            zendesk.update_webhook(&found.id, &desired).await?;
+            (
+                SetupAction::Updated,
+                Webhook {
+                    id: found.id,
+                    ..desired
+                },
+            )
+        }
+    };
+    let secret = if webhook.id.is_empty() {
+        None
+    } else {
+        Some(zendesk.webhook_signing_secret(&webhook.id).await?)
+    };
+    Ok(SetupReport {
+        action,
+        webhook,
+        secret,
+    })
+}
+
+fn same_webhook(a: &Webhook, b: &Webhook) -> bool {
+    let subs = |w: &Webhook| {
+        let mut s = w.subscriptions.clone();
+        s.sort();
+        s
+    };
+    a.endpoint == b.endpoint
+        && a.http_method == b.http_method
+        && a.request_format == b.request_format
+        && a.status == b.status
+        && subs(a) == subs(b)
 }

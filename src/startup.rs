@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::bridge::assignment::AssignmentRules;
 use crate::bridge::{Bridge, Greeting};
 use crate::config::{ClientAuth, Config};
 use crate::http::{self, AppState, ClientAuthCheck};
@@ -79,6 +80,14 @@ impl Components {
                 text: config.greeting_text.clone(),
                 via: config.greeting_via,
             },
+            assignment: AssignmentRules {
+                agent_prefix: config.assignment.agent_prefix.clone(),
+                remove_previous_assignee: config.assignment.remove_previous_assignee,
+                mute_closed_groups: config.assignment.mute_closed_groups,
+                join_notice: config.assignment.join_notice.clone(),
+                solved_notice: config.assignment.solved_notice.clone(),
+                closed_notice: config.assignment.closed_notice.clone(),
+            },
         });
         let jobs = Jobs::new(store.clone(), bridge.clone(), config.job_lease);
         Ok(Self {
@@ -118,9 +127,13 @@ impl Application {
                 jobs: parts.jobs.clone(),
                 auth,
                 deadline: config.request_deadline,
+                webhook_secret: config.assignment.webhook_secret.clone(),
             },
             &config.cors_allowed_origins,
         );
+        if config.assignment.webhook_secret.is_none() {
+            tracing::warn!("ZENDESK_WEBHOOK_SECRET is not set: Zendesk's webhooks are refused and agents are not invited (run `ticket-bridge setup-zendesk`)");
+        }
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await

@@ -124,11 +124,13 @@ async fn run(
         Ok(Ok(outcome)) => match outcome? {
             Outcome::Failed(e) => Ok(Answer::Failed(e)),
             Outcome::Retrying(e) => answer_from_state(jobs, case_id, Some(e)).await,
-            Outcome::Done(done) => Ok(Answer::Done {
+            Outcome::Done(Some(done)) => Ok(Answer::Done {
                 ticket: done.ticket,
                 reused: done.reused,
             }),
-            Outcome::LeaseLost => answer_from_state(jobs, case_id, None).await,
+            Outcome::Done(None) | Outcome::LeaseLost => {
+                answer_from_state(jobs, case_id, None).await
+            }
         },
         Ok(Err(join)) => Err(IntakeError::Store(StoreError::Corrupt {
             what: "job task",

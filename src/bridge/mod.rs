@@ -1,5 +1,6 @@
 //! The flows of the bridge (DESIGN §1) as plain async functions over the clients and the store.
 
+pub mod assignment;
 pub mod intake;
 mod open_case;
 
@@ -25,6 +26,9 @@ pub enum BridgeError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Something this step needs is not there yet (the case is still being opened).
+    #[error("not ready: {0}")]
+    NotReady(String),
 }
 
 impl BridgeError {
@@ -35,7 +39,7 @@ impl BridgeError {
             BridgeError::Zendesk(e) => e.is_retryable(),
             BridgeError::Im { source, .. } => source.is_retryable(),
             BridgeError::Store(StoreError::Corrupt { .. }) => false,
-            BridgeError::Store(_) => true,
+            BridgeError::Store(_) | BridgeError::NotReady(_) => true,
         }
     }
 
@@ -67,4 +71,5 @@ pub struct Bridge {
     pub im: ImClient,
     pub store: Store,
     pub greeting: Greeting,
+    pub assignment: assignment::AssignmentRules,
 }

@@ -281,7 +281,7 @@ impl Bridge {
             .is_some_and(|at| now_ms().saturating_sub(at) > IM_DUPLICATE_WINDOW.as_millis() as i64);
         if window_passed
             && self
-                .greeting_in_history(group_id, random)
+                .admin_posted(group_id, random, None)
                 .await
                 .map_err(im_err)?
         {
@@ -318,14 +318,16 @@ impl Bridge {
         Ok(())
     }
 
-    /// Whether the admin already posted a message with `random` in the group.
-    async fn greeting_in_history(
+    /// Whether the admin already posted a message with `random` in the group, searching the
+    /// newest `pages` pages of 20 (all of the history, up to [`HISTORY_PAGES`], when `None`).
+    pub(super) async fn admin_posted(
         &self,
         group_id: &GroupId,
         random: u32,
+        pages: Option<usize>,
     ) -> Result<bool, crate::im::ImError> {
         let mut before = None;
-        for _ in 0..HISTORY_PAGES {
+        for _ in 0..pages.unwrap_or(HISTORY_PAGES) {
             let page = self
                 .im
                 .group_msg_get_simple(group_id.as_str(), 20, before)

@@ -165,6 +165,11 @@ impl From<BridgeError> for ApiError {
                 tracing::error!(error = %s, "store failed");
                 ApiError::Internal
             }
+            // Only background jobs wait for something; a request never sees this.
+            BridgeError::NotReady(why) => {
+                tracing::error!(why, "unexpected: a request hit a not-ready step");
+                ApiError::Internal
+            }
         }
     }
 }

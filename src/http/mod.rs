@@ -5,6 +5,7 @@ pub mod case_request;
 mod create_ticket;
 pub mod error;
 mod request_id;
+mod zendesk_webhook;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use error::ApiError;
 
 use crate::config::CorsOrigins;
 use crate::jobs::Jobs;
+use crate::secret::Secret;
 
 /// Largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -33,12 +35,15 @@ pub struct AppState {
     pub auth: ClientAuthCheck,
     /// How long a request works on a case before answering and finishing it in the background.
     pub deadline: Duration,
+    /// Verifies Zendesk's webhook deliveries; `None` = webhooks are refused.
+    pub webhook_secret: Option<Secret>,
 }
 
 /// All routes and the layers around them.
 pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
     let router = Router::new()
         .route("/createticket", post(create_ticket::create_ticket))
+        .route("/webhooks/zendesk", post(zendesk_webhook::zendesk_webhook))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -54,6 +54,9 @@ pub enum ImError {
         command: &'static str,
         detail: String,
     },
+    /// `add_group_member` answered OK but did not add this account (result 0 or 3).
+    #[error("IM did not add {account} to the group")]
+    NotAdded { account: String },
     #[error("unexpected answer from IM {command}: {detail}")]
     Decode {
         command: &'static str,
@@ -73,7 +76,7 @@ impl ImError {
             ImError::Timeout { .. } | ImError::Transport { .. } | ImError::RateLimited { .. } => {
                 true
             }
-            ImError::Decode { .. } => false,
+            ImError::Decode { .. } | ImError::NotAdded { .. } => false,
         }
     }
 
@@ -259,6 +262,19 @@ impl ImClient {
         )
         .await
         .map(|r| r.group_info)
+    }
+
+    /// Mutes (or unmutes) every member but the owner and admins.
+    pub async fn mute_all(&self, group_id: &str, mute: bool) -> Result<()> {
+        self.call::<Empty>(
+            "group_open_http_svc/modify_group_base_info",
+            &MuteAll {
+                group_id,
+                mute_all_member: if mute { "On" } else { "Off" },
+            },
+        )
+        .await
+        .map(drop)
     }
 
     pub async fn destroy_group(&self, group_id: &str) -> Result<()> {

@@ -146,6 +146,16 @@ pub(crate) struct SystemNotification<'a> {
     pub content: &'a str,
 }
 
+/// `modify_group_base_info` with only the mute switch. The current docs name the field
+/// `MuteAllMember` (the older generated SDK says `ShutUpAllMember`; specs/tencent-im.md §3.8).
+#[derive(Debug, Serialize)]
+pub(crate) struct MuteAll<'a> {
+    #[serde(rename = "GroupId")]
+    pub group_id: &'a str,
+    #[serde(rename = "MuteAllMember")]
+    pub mute_all_member: &'static str,
+}
+
 #[derive(Debug, Serialize)]
 pub(crate) struct GroupIdOnly<'a> {
     #[serde(rename = "GroupId")]

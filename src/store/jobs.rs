@@ -84,11 +84,22 @@ impl Store {
         Ok(added)
     }
 
+    /// Asks for a job to run (level-triggered work such as syncing a ticket): added if new;
+    /// a done or failed one is re-armed; a waiting one is made due now; a running one runs once
+    /// more when it finishes. The payload is replaced (it carries the latest hints).
+    pub async fn request_run(&self, job: &NewJob) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        request_run(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Claims the runnable job that is due first, for `lease_ms`.
     pub async fn claim_next(&self, worker: &str, lease_ms: i64) -> Result<Option<Job>> {
         let now = now_ms();
         let row = sqlx::query(&format!(
-            "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1, updated_at = $3
+            "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1, rerun = 0,
+                    updated_at = $3
              WHERE id = (SELECT id FROM jobs
                          WHERE status = 'queued' AND run_at <= $4
                            AND (locked_until IS NULL OR locked_until < $5)
@@ -124,7 +135,7 @@ impl Store {
         };
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = 'queued', locked_by = $1, locked_until = $2,
-                    attempts = attempts + 1, updated_at = $3
+                    attempts = attempts + 1, rerun = 0, updated_at = $3
              WHERE dedupe_key = $4 AND status IN {statuses}
                AND (locked_until IS NULL OR locked_until < $5)
              RETURNING {JOB_COLUMNS}"
@@ -149,13 +160,16 @@ impl Store {
         held(&self.pool, q, id, worker).await
     }
 
-    /// The job succeeded; false if this worker no longer held it.
+    /// The job succeeded; false if this worker no longer held it. A job asked to run again
+    /// while it ran ([`Store::request_run`]) is queued once more instead of done.
     pub async fn complete_job(&self, id: &str, worker: &str) -> Result<bool> {
         let q = sqlx::query(
-            "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, last_error = NULL,
-                    updated_at = $1
-             WHERE id = $2 AND locked_by = $3",
+            "UPDATE jobs SET status = CASE WHEN rerun = 1 THEN 'queued' ELSE 'done' END,
+                    rerun = 0, attempts = 0, run_at = $1, locked_by = NULL, locked_until = NULL,
+                    last_error = NULL, updated_at = $2
+             WHERE id = $3 AND locked_by = $4",
         )
+        .bind(now_ms())
         .bind(now_ms());
         held(&self.pool, q, id, worker).await
     }
@@ -254,6 +268,31 @@ async fn held<'q>(
         .execute(pool)
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn request_run(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, run_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7)
+         ON CONFLICT (dedupe_key) DO UPDATE SET
+             payload = excluded.payload,
+             attempts = CASE WHEN jobs.status = 'queued' THEN jobs.attempts ELSE 0 END,
+             status = 'queued',
+             run_at = excluded.run_at,
+             rerun = 1,
+             updated_at = excluded.updated_at",
+    )
+    .bind(new_id())
+    .bind(job.kind.clone())
+    .bind(job.payload.clone())
+    .bind(job.dedupe_key.clone())
+    .bind(job.run_at)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Inserts a job unless its dedupe key exists; returns the job added, if it was.

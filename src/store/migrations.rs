@@ -70,6 +70,30 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
         ],
     ),
+    (
+        4,
+        &[
+            // Every verified webhook delivery, once: its id is the invocation id (or event id).
+            "CREATE TABLE inbound_events (
+                id TEXT PRIMARY KEY,
+                source TEXT NOT NULL,
+                event_type TEXT NOT NULL,
+                ticket_id BIGINT,
+                payload TEXT NOT NULL,
+                received_at BIGINT NOT NULL
+            )",
+            // What the IM side of a ticket was converged to: the agent in the group, how many
+            // join and status notices were posted (each notice's Random derives from its count),
+            // the last status announced, whether the group is muted.
+            "ALTER TABLE tickets ADD COLUMN agent_id BIGINT",
+            "ALTER TABLE tickets ADD COLUMN joins BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE tickets ADD COLUMN notified_status TEXT",
+            "ALTER TABLE tickets ADD COLUMN status_notices BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE tickets ADD COLUMN muted BIGINT NOT NULL DEFAULT 0",
+            // A job asked to run again while it runs: run it once more when it finishes.
+            "ALTER TABLE jobs ADD COLUMN rerun BIGINT NOT NULL DEFAULT 0",
+        ],
+    ),
 ];
 
 pub(super) async fn run(pool: &AnyPool) -> Result<()> {

@@ -8,6 +8,7 @@
 //! dedupe keys.
 
 mod cases;
+mod inbound;
 mod jobs;
 mod migrations;
 mod tickets;
@@ -18,6 +19,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use cases::{CaseRecord, NewCaseRecord};
+pub use inbound::InboundEvent;
 pub(crate) use jobs::new_id;
 pub use jobs::{Job, JobStatus, NewJob};
 pub use tickets::TicketRecord;

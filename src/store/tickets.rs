@@ -22,6 +22,15 @@ pub struct TicketRecord {
     pub greet_attempt_at: Option<i64>,
     /// When the greeting was known to be posted; `None` = not yet.
     pub greeted_at: Option<i64>,
+    /// The Zendesk agent the bridge put in the group (and announced).
+    pub agent_id: Option<u64>,
+    /// Join notices posted so far.
+    pub joins: i64,
+    /// The last status announced in the group (solved/closed), if any.
+    pub notified_status: Option<String>,
+    /// Status notices posted so far.
+    pub status_notices: i64,
+    pub muted: bool,
 }
 
 impl TicketRecord {
@@ -32,7 +41,8 @@ impl TicketRecord {
 }
 
 const SELECT_TICKET: &str = "SELECT ticket_id, group_id, user_id, subject, status, created_at, \
-     group_created_at, greet_attempt_at, greeted_at FROM tickets";
+     group_created_at, greet_attempt_at, greeted_at, agent_id, joins, notified_status, \
+     status_notices, muted FROM tickets";
 
 impl Store {
     pub async fn ticket(&self, ticket: TicketId) -> Result<Option<TicketRecord>> {
@@ -53,6 +63,17 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(ticket_from_row).collect()
+    }
+
+    /// Tickets whose group may still have to follow Zendesk (not closed or deleted).
+    pub async fn syncable_tickets(&self) -> Result<Vec<TicketId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT ticket_id FROM tickets WHERE status NOT IN ('closed', 'deleted')
+               AND group_created_at IS NOT NULL ORDER BY ticket_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(|i| TicketId(i as u64)).collect())
     }
 
     pub async fn set_status(&self, ticket: TicketId, status: &str) -> Result<()> {
@@ -77,6 +98,65 @@ impl Store {
 
     pub async fn mark_greeted(&self, ticket: TicketId) -> Result<()> {
         self.mark(ticket, "greeted_at").await
+    }
+
+    /// The agent is in the group and was announced.
+    pub async fn agent_joined(&self, ticket: TicketId, agent: u64) -> Result<()> {
+        self.update_ticket(ticket, "agent_id = $1, joins = joins + 1", agent as i64)
+            .await
+    }
+
+    /// Nobody from support is in the group any more.
+    pub async fn agent_left(&self, ticket: TicketId) -> Result<()> {
+        self.clear_ticket_column(ticket, "agent_id").await
+    }
+
+    /// A status notice was posted.
+    pub async fn status_announced(&self, ticket: TicketId, status: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE tickets SET notified_status = $1, status_notices = status_notices + 1,
+                    updated_at = $2 WHERE ticket_id = $3",
+        )
+        .bind(status.to_owned())
+        .bind(now_ms())
+        .bind(ticket.0 as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The ticket left solved/closed: the next solve or close is announced again.
+    pub async fn status_reopened(&self, ticket: TicketId) -> Result<()> {
+        self.clear_ticket_column(ticket, "notified_status").await
+    }
+
+    async fn clear_ticket_column(&self, ticket: TicketId, column: &'static str) -> Result<()> {
+        sqlx::query(&format!(
+            "UPDATE tickets SET {column} = NULL, updated_at = $1 WHERE ticket_id = $2"
+        ))
+        .bind(now_ms())
+        .bind(ticket.0 as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_muted(&self, ticket: TicketId, muted: bool) -> Result<()> {
+        self.update_ticket(ticket, "muted = $1", i64::from(muted))
+            .await
+    }
+
+    /// `UPDATE tickets SET {set}` where `set` uses `$1` = `value`.
+    async fn update_ticket(&self, ticket: TicketId, set: &str, value: i64) -> Result<()> {
+        sqlx::query(&format!(
+            "UPDATE tickets SET {set}, updated_at = $2 WHERE ticket_id = $3"
+        ))
+        .bind(value)
+        .bind(now_ms())
+        .bind(ticket.0 as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Sets a step's timestamp once; a step already marked keeps its first time.
@@ -135,5 +215,10 @@ fn ticket_from_row(r: &AnyRow) -> Result<TicketRecord> {
         group_created_at: r.try_get("group_created_at")?,
         greet_attempt_at: r.try_get("greet_attempt_at")?,
         greeted_at: r.try_get("greeted_at")?,
+        agent_id: r.try_get::<Option<i64>, _>("agent_id")?.map(|a| a as u64),
+        joins: r.try_get("joins")?,
+        notified_status: r.try_get("notified_status")?,
+        status_notices: r.try_get("status_notices")?,
+        muted: r.try_get::<i64, _>("muted")? != 0,
     })
 }

@@ -215,6 +215,56 @@ impl ZendeskClient {
         .map(|r| r.user)
     }
 
+    /// Webhooks whose name contains `name` (first page of up to 100).
+    pub async fn find_webhooks(&self, name: &str) -> Result<Vec<Webhook>> {
+        self.send::<WebhookList>(
+            Method::GET,
+            "/api/v2/webhooks",
+            &[("filter[name_contains]", name), ("page[size]", "100")],
+            None::<&()>,
+            None,
+        )
+        .await
+        .map(|r| r.webhooks)
+    }
+
+    pub async fn create_webhook(&self, webhook: &Webhook) -> Result<Webhook> {
+        self.send::<WebhookEnvelope<Webhook>>(
+            Method::POST,
+            "/api/v2/webhooks",
+            &[],
+            Some(&WebhookEnvelope { webhook }),
+            None,
+        )
+        .await
+        .map(|r| r.webhook)
+    }
+
+    pub async fn update_webhook(&self, id: &str, webhook: &Webhook) -> Result<()> {
+        // Answered 204 No Content.
+        self.send::<()>(
+            Method::PUT,
+            &format!("/api/v2/webhooks/{id}"),
+            &[],
+            Some(&WebhookEnvelope { webhook }),
+            None,
+        )
+        .await
+    }
+
+    /// The secret Zendesk signs the webhook's requests with.
+    pub async fn webhook_signing_secret(&self, id: &str) -> Result<Secret> {
+        self.send::<SigningSecretResponse>(
+            Method::GET,
+            &format!("/api/v2/webhooks/{id}/signing_secret"),
+            &[],
+            None::<&()>,
+            None,
+        )
+        .await
+        .map(|r| Secret::new(r.signing_secret.secret))
+    }
+
     #[tracing::instrument(
         level = "debug",
         skip(self, body, idempotency_key),
@@ -289,7 +339,9 @@ impl ZendeskClient {
         }
         let bytes = resp.bytes().await.map_err(transport_error)?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| ZendeskError::Decode(e.to_string()));
+            // 204 No Content (webhook updates) reads as JSON null.
+            let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+            return serde_json::from_slice(body).map_err(|e| ZendeskError::Decode(e.to_string()));
         }
         // Zendesk sends some errors as text/plain (429 among them): a body that is not JSON
         // still yields a classified error.

@@ -2,5 +2,6 @@
 
 pub mod client;
 pub mod types;
+pub mod webhook;
 
 pub use client::{ZendeskAuth, ZendeskClient, ZendeskError};

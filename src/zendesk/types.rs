@@ -168,3 +168,38 @@ impl ErrorBody {
         out
     }
 }
+
+/// A webhook as the bridge configures it (Webhooks API, `Webhook` schema).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    #[serde(default, skip_serializing)]
+    pub id: String,
+    pub name: String,
+    pub endpoint: String,
+    pub http_method: String,
+    pub request_format: String,
+    pub status: String,
+    #[serde(default)]
+    pub subscriptions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WebhookEnvelope<T> {
+    pub webhook: T,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WebhookList {
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SigningSecretResponse {
+    pub signing_secret: SigningSecret,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SigningSecret {
+    pub secret: String,
+}

@@ -1,0 +1,234 @@
+//! Assignment and lifecycle, level-triggered: a webhook is only a hint that a ticket changed.
+//! The sync re-reads the ticket from Zendesk and converges its IM group to it, comparing with
+//! what the store says was already done — so duplicated, late or reordered deliveries all end
+//! in the same state, with every notice posted once.
+//!
+//! - the current assignee gets an IM account (`AGENT_IM_PREFIX` + Zendesk user id, nickname =
+//!   the agent's name), is added to the group and announced; the previous one is removed
+//!   (`REMOVE_PREVIOUS_ASSIGNEE`); unassigned → nobody is added;
+//! - solved → a notice; closed → a notice and the group muted (`MUTE_CLOSED_GROUPS`);
+//!   reopened → unmuted;
+//! - a ticket whose group does not exist yet waits for it (the job retries).
+//!
+//! Each notice's `Random` derives from the ticket, the kind of notice and how many of its kind
+//! were posted before, and the newest messages are checked before sending, so a notice is
+//! never posted twice even when a crash hits between posting it and recording it.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Bridge, BridgeError};
+use crate::bridge::open_case::TICKET_TAG;
+use crate::ids::{GroupId, TicketId};
+use crate::im::types::TextMessage;
+use crate::im::ImError;
+use crate::store::TicketRecord;
+use crate::zendesk::ZendeskError;
+
+/// Pages of 20 newest messages searched for a notice before it is posted.
+const NOTICE_PAGES: usize = 2;
+
+/// What the assignment settings say (see `config::AssignmentConfig`).
+#[derive(Debug, Clone)]
+pub struct AssignmentRules {
+    pub agent_prefix: String,
+    pub remove_previous_assignee: bool,
+    pub mute_closed_groups: bool,
+    pub join_notice: String,
+    pub solved_notice: String,
+    pub closed_notice: String,
+}
+
+/// An agent's name as an event carried it (trigger bodies do), saving a Users API call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentHint {
+    pub id: u64,
+    pub name: String,
+}
+
+impl Bridge {
+    /// Converges the IM side of `ticket` to what Zendesk says now.
+    #[tracing::instrument(skip(self, hint), fields(ticket_id = ticket.0))]
+    pub async fn sync_ticket(
+        &self,
+        ticket: TicketId,
+        hint: Option<&AgentHint>,
+    ) -> Result<(), BridgeError> {
+        let Some(rec) = self.store.ticket(ticket).await? else {
+            return self.unknown_ticket(ticket).await;
+        };
+        if rec.group_created_at.is_none() {
+            return Err(BridgeError::NotReady(format!(
+                "the IM group of ticket {ticket} is not made yet"
+            )));
+        }
+        let current = match self.zendesk.get_ticket(ticket.0).await {
+            Ok(t) => t,
+            // Deleted in Zendesk: nothing to converge to.
+            Err(ZendeskError::NotFound) => {
+                self.store.set_status(ticket, "deleted").await?;
+                return Ok(());
+            }
+            Err(e) => return Err(BridgeError::Zendesk(e)),
+        };
+        if current.status != rec.status {
+            self.store.set_status(ticket, &current.status).await?;
+        }
+        self.converge_assignee(&rec, current.assignee_id, hint)
+            .await?;
+        self.converge_status(&rec, &current.status).await
+    }
+
+    /// A ticket the bridge has no record of: one of its cases still being opened (it carries
+    /// our tag: wait for it), or not the bridge's (ignore).
+    async fn unknown_ticket(&self, ticket: TicketId) -> Result<(), BridgeError> {
+        match self.zendesk.get_ticket(ticket.0).await {
+            Ok(t) if t.tags.iter().any(|tag| tag == TICKET_TAG) => Err(BridgeError::NotReady(
+                format!("ticket {ticket} is still being opened"),
+            )),
+            Ok(_) | Err(ZendeskError::NotFound) => {
+                tracing::debug!("not a ticket of the bridge; ignored");
+                Ok(())
+            }
+            Err(e) => Err(BridgeError::Zendesk(e)),
+        }
+    }
+
+    async fn converge_assignee(
+        &self,
+        rec: &TicketRecord,
+        current: Option<u64>,
+        hint: Option<&AgentHint>,
+    ) -> Result<(), BridgeError> {
+        if rec.agent_id == current {
+            return Ok(());
+        }
+        let ticket = rec.ticket_id;
+        let group = GroupId::for_ticket(ticket);
+        let im_err = |source| BridgeError::Im { ticket, source };
+        let rules = &self.assignment;
+        if let Some(agent) = current {
+            let name = match hint.filter(|h| h.id == agent) {
+                Some(h) => h.name.clone(),
+                None => {
+                    self.zendesk
+                        .get_user(agent)
+                        .await
+                        .map_err(BridgeError::Zendesk)?
+                        .name
+                }
+            };
+            let im_id = self.agent_im_id(agent);
+            self.im
+                .account_import(&im_id, Some(&name))
+                .await
+                .map_err(im_err)?;
+            let added = self
+                .im
+                .add_group_member(group.as_str(), &[im_id.as_str()], true)
+                .await
+                .map_err(im_err)?;
+            // 1 added, 2 already a member; 0 failed, 3 awaiting confirmation.
+            if added
+                .iter()
+                .any(|m| m.account == im_id && !matches!(m.result, 1 | 2))
+            {
+                return Err(im_err(ImError::NotAdded { account: im_id }));
+            }
+            let text = rules.join_notice.replace("{agent}", &name);
+            let random = notice_random(ticket, "join", agent, rec.joins);
+            self.post_notice(&group, random, text)
+                .await
+                .map_err(im_err)?;
+            tracing::info!(agent_id = agent, "agent joined the group");
+        }
+        if let Some(previous) = rec.agent_id.filter(|_| rules.remove_previous_assignee) {
+            let im_id = self.agent_im_id(previous);
+            self.im
+                .delete_group_member(group.as_str(), &[im_id.as_str()], Some("reassigned"), true)
+                .await
+                .map_err(im_err)?;
+            tracing::info!(agent_id = previous, "previous assignee removed");
+        }
+        match current {
+            Some(agent) => self.store.agent_joined(ticket, agent).await?,
+            None => self.store.agent_left(ticket).await?,
+        }
+        Ok(())
+    }
+
+    async fn converge_status(&self, rec: &TicketRecord, status: &str) -> Result<(), BridgeError> {
+        let ticket = rec.ticket_id;
+        let group = GroupId::for_ticket(ticket);
+        let im_err = |source| BridgeError::Im { ticket, source };
+        let rules = &self.assignment;
+        match status {
+            "solved" | "closed" => {
+                if rec.notified_status.as_deref() != Some(status) {
+                    let text = if status == "solved" {
+                        &rules.solved_notice
+                    } else {
+                        &rules.closed_notice
+                    };
+                    let random = notice_random(ticket, status, 0, rec.status_notices);
+                    self.post_notice(&group, random, text.clone())
+                        .await
+                        .map_err(im_err)?;
+                    self.store.status_announced(ticket, status).await?;
+                    tracing::info!(status, "status announced in the group");
+                }
+                if status == "closed" && rules.mute_closed_groups && !rec.muted {
+                    self.im
+                        .mute_all(group.as_str(), true)
+                        .await
+                        .map_err(im_err)?;
+                    self.store.set_muted(ticket, true).await?;
+                    tracing::info!("group muted");
+                }
+            }
+            _ => {
+                if rec.muted {
+                    self.im
+                        .mute_all(group.as_str(), false)
+                        .await
+                        .map_err(im_err)?;
+                    self.store.set_muted(ticket, false).await?;
+                    tracing::info!("group unmuted: the ticket is open again");
+                }
+                if rec.notified_status.is_some() {
+                    self.store.status_reopened(ticket).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts a notice from the admin unless one with `random` is among the newest messages.
+    async fn post_notice(&self, group: &GroupId, random: u32, text: String) -> Result<(), ImError> {
+        if self.admin_posted(group, random, Some(NOTICE_PAGES)).await? {
+            return Ok(());
+        }
+        self.im
+            .send_group_msg(&TextMessage {
+                group_id: group.to_string(),
+                from: None,
+                random,
+                text,
+                cloud_custom_data: None,
+            })
+            .await
+            .map(drop)
+    }
+
+    /// The IM UserID of a Zendesk agent.
+    pub fn agent_im_id(&self, zendesk_user: u64) -> String {
+        format!("{}{zendesk_user}", self.assignment.agent_prefix)
+    }
+}
+
+/// A notice's `Random`: the same for every attempt at the same notice, different for the next
+/// notice of its kind.
+fn notice_random(ticket: TicketId, kind: &str, who: u64, before: i64) -> u32 {
+    let digest = Sha256::digest(format!("{kind}:{ticket}:{who}:{before}"));
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
