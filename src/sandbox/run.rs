@@ -3,13 +3,19 @@
 
 use std::collections::HashMap;
 
-use axum::routing::get;
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
 use super::im::{ImEmulator, ImEmulatorConfig};
 use super::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
 use crate::config::{Config, ConfigError};
+use crate::operator;
+use crate::zendesk::{ZendeskAuth, ZendeskClient};
 use crate::secret::Secret;
 use crate::startup::{self, Application, StartupError};
 use crate::usersig::UserSigner;
@@ -26,6 +32,10 @@ pub enum SandboxError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Startup(#[from] StartupError),
+    #[error("could not connect the emulated Zendesk's webhook: {0}")]
+    Webhook(#[from] crate::zendesk::ZendeskError),
+    #[error("the emulated Zendesk gave no webhook signing secret")]
+    NoSecret,
 }
 
 /// Runs until Ctrl-C / SIGTERM. The bridge listens on `PORT` (15000); emulators on free ports.
@@ -44,7 +54,24 @@ pub async fn run() -> Result<(), SandboxError> {
     let agent_id = zendesk.seed_agent("Sam Agent", "sam@sandbox.zendesk.test");
     let im_served = super::serve(im.router(), 0).await?;
     let zendesk_served = super::serve(zendesk.router(), 0).await?;
-    let inspect_served = super::serve(inspect_router(im.clone(), zendesk.clone()), 0).await?;
+    let inspect_served =
+        super::serve(inspect_router(im.clone(), zendesk.clone(), agent_id), 0).await?;
+
+    // Connect the emulated Zendesk's webhooks as an operator would with `setup-zendesk`: the
+    // webhook and its secret first, then (once the bridge's port is known) its endpoint.
+    let admin_client = ZendeskClient::new(
+        reqwest::Client::new(),
+        zendesk_served.base_url.clone(),
+        ZendeskAuth::ApiToken {
+            email: SANDBOX_ZENDESK_EMAIL.to_owned(),
+            token: zendesk_token.clone(),
+        },
+        Duration::from_secs(10),
+    );
+    let webhook_secret = operator::setup_zendesk(&admin_client, "http://127.0.0.1:9", false)
+        .await?
+        .secret
+        .ok_or(SandboxError::NoSecret)?;
 
     // The emulators forget everything when the sandbox stops, so the bridge's database must too.
     let db = std::env::temp_dir().join(format!("ticket-bridge-sandbox-{}.db", std::process::id()));
@@ -63,6 +90,7 @@ pub async fn run() -> Result<(), SandboxError> {
         ("IM_SECRET_KEY", im_key.expose().to_owned()),
         ("IM_ADMIN_USERID", SANDBOX_ADMIN.to_owned()),
         ("CLIENT_AUTH", "usersig".to_owned()),
+        ("ZENDESK_WEBHOOK_SECRET", webhook_secret.expose().to_owned()),
     ]);
     // The bridge's own knobs may still be set from the environment.
     for name in [
@@ -79,6 +107,7 @@ pub async fn run() -> Result<(), SandboxError> {
     let app = Application::build(config).await?;
 
     let bridge = format!("http://127.0.0.1:{}", app.port());
+    operator::setup_zendesk(&admin_client, &bridge, false).await?;
     let sig = UserSigner::new(SANDBOX_SDKAPPID, im_key).generate("alice", 86_400);
     println!(
         r#"
@@ -100,6 +129,13 @@ Then look at the ticket and the group it made:
 
 curl -sS {inspect}/zendesk/tickets
 curl -sS {inspect}/im/groups
+
+Act as Zendesk: assign ticket 1 to Sam (Zendesk calls the bridge's webhook; Sam joins the
+group), then solve and close it (notices in the group; closing mutes it):
+
+curl -sS -X POST {inspect}/zendesk/tickets/1/assign
+curl -sS -X POST {inspect}/zendesk/tickets/1/status/solved
+curl -sS -X POST {inspect}/zendesk/tickets/1/status/closed
 "#,
         zd = zendesk_served.base_url,
         im = im_served.base_url,
@@ -113,9 +149,26 @@ curl -sS {inspect}/im/groups
     Ok(result?)
 }
 
-/// Read-only views of the emulators' state, so a visitor can see what the bridge did.
-fn inspect_router(im: ImEmulator, zendesk: ZendeskEmulator) -> Router {
+/// Views of the emulators' state, so a visitor can see what the bridge did, and the actions
+/// an agent would take in Zendesk's UI.
+fn inspect_router(im: ImEmulator, zendesk: ZendeskEmulator, agent_id: u64) -> Router {
+    let acting = zendesk.clone();
+    let status_of = zendesk.clone();
     Router::new()
+        .route(
+            "/zendesk/tickets/{id}/assign",
+            post(move |Path(id): Path<u64>| {
+                let zendesk = acting.clone();
+                async move { outcome(zendesk.assign(id, Some(agent_id))) }
+            }),
+        )
+        .route(
+            "/zendesk/tickets/{id}/status/{status}",
+            post(move |Path((id, status)): Path<(u64, String)>| {
+                let zendesk = status_of.clone();
+                async move { outcome(zendesk.set_status(id, &status)) }
+            }),
+        )
         .route(
             "/zendesk/tickets",
             get(move || {
@@ -130,6 +183,13 @@ fn inspect_router(im: ImEmulator, zendesk: ZendeskEmulator) -> Router {
                 async move { Json(json!({ "groups": im.groups() })) }
             }),
         )
+}
+
+fn outcome(result: Result<(), String>) -> (StatusCode, Json<serde_json::Value>) {
+    match result {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": e }))),
+    }
 }
 
 fn random_hex(bytes: usize) -> String {

@@ -14,7 +14,7 @@ use ticket_bridge::sandbox::{serve, Served};
 use ticket_bridge::secret::Secret;
 use ticket_bridge::usersig::{AdminSig, UserSigner};
 use ticket_bridge::zendesk::{ZendeskAuth, ZendeskClient};
-use ticket_bridge::Application;
+use ticket_bridge::{operator, Application};
 
 pub const SDKAPPID: u64 = 1_400_000_000;
 pub const IM_KEY: &str = "test-im-secret-key-5bd2850fff3ecb11d7c805251c51ee46";
@@ -121,13 +121,45 @@ impl Upstreams {
     }
 }
 
+/// Spawns the app connected to the emulated Zendesk's event webhooks the way an operator
+/// would: `setup-zendesk` creates the webhook and gives the secret, the app starts with it,
+/// and `setup-zendesk` points the webhook at the app's real port.
+pub async fn spawn_app_with_webhooks(
+    customize: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
+    let upstreams = Upstreams::start().await;
+    let zendesk = zendesk_client(&upstreams.zendesk_served.base_url, ZENDESK_TOKEN);
+    let placeholder = operator::setup_zendesk(&zendesk, "http://127.0.0.1:9", false)
+        .await
+        .expect("webhook created");
+    let secret = placeholder.secret.expect("a signing secret");
+    let mut app = spawn_on(upstreams, |env| {
+        env.insert("ZENDESK_WEBHOOK_SECRET".into(), secret.expose().to_owned());
+        customize(env);
+    })
+    .await;
+    let report = operator::setup_zendesk(&zendesk, &app.address, false)
+        .await
+        .expect("webhook pointed at the app");
+    assert_eq!(report.action, operator::SetupAction::Updated);
+    app.env
+        .insert("ZENDESK_WEBHOOK_SECRET".into(), secret.expose().to_owned());
+    app
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
 /// Spawns the app after `customize` has changed its environment.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
-    let upstreams = Upstreams::start().await;
+    spawn_on(Upstreams::start().await, customize).await
+}
+
+async fn spawn_on(
+    upstreams: Upstreams,
+    customize: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
     let db = TempDb::new();
     let mut env = upstreams.env(&db);
     customize(&mut env);
@@ -195,6 +227,69 @@ impl TestApp {
             .await
             .expect("binary runs");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The webhook signing secret the app was configured with.
+    pub fn webhook_secret(&self) -> String {
+        self.env.get("ZENDESK_WEBHOOK_SECRET").cloned().unwrap_or_default()
+    }
+
+    /// Posts `body` to `/webhooks/zendesk`, signed with the app's secret at Unix second `at`.
+    pub async fn post_webhook(&self, body: &str, at: i64) -> reqwest::Response {
+        let ts = utc(at);
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(
+            self.webhook_secret().as_bytes(),
+        )
+        .expect("any key");
+        hmac::Mac::update(&mut mac, ts.as_bytes());
+        hmac::Mac::update(&mut mac, body.as_bytes());
+        let sig = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            hmac::Mac::finalize(mac).into_bytes(),
+        );
+        self.http
+            .post(format!("{}/webhooks/zendesk", self.address))
+            .header("Content-Type", "application/json")
+            .header("X-Zendesk-Webhook-Signature", sig)
+            .header("X-Zendesk-Webhook-Signature-Timestamp", ts)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Inbound events of `event_type` the bridge recorded.
+    pub async fn inbound_count(&self, event_type: &str) -> i64 {
+        self.sql_scalar(&format!(
+            "SELECT COUNT(*) FROM inbound_events WHERE event_type = '{event_type}'"
+        ))
+        .await
+    }
+
+    /// Waits until no job is due or running (the bridge's background work is done).
+    pub async fn wait_for_jobs(&self) {
+        let until = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let busy = self
+                .sql_scalar(&format!(
+                    "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND run_at <= {}",
+                    now_ms() + 100
+                ))
+                .await;
+            if busy == 0 {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < until, "jobs still running");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn sql_scalar(&self, query: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db.url())
+            .await
+            .expect("open the bridge's database");
+        sqlx::query_scalar(query).fetch_one(&mut conn).await.expect("query runs")
     }
 
     /// Runs one SQL statement on the bridge's own database file.
@@ -333,4 +428,20 @@ pub async fn wait_ready(port: u16) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix second `unix` as Zendesk writes timestamps (`2021-03-25T05:09:27Z`).
+pub fn utc(unix: i64) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{unix}"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .expect("date runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
