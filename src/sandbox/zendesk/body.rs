@@ -18,6 +18,16 @@ pub(super) fn parse(
     bytes: &[u8],
     root_key: &str,
 ) -> Result<JsonBody, ApiError> {
+    parse_as(headers, bytes, root_key, "application/json")
+}
+
+/// As [`parse`], for a body that must be sent as `media_type` (e.g. a JSON merge patch).
+pub(super) fn parse_as(
+    headers: &HeaderMap,
+    bytes: &[u8],
+    root_key: &str,
+    media_type: &str,
+) -> Result<JsonBody, ApiError> {
     // Zendesk documents that the header is required, not what it answers without it: the
     // error name and text are UNCONFIRMED (docs say errors "may" even be text/plain).
     let content_type = headers
@@ -25,10 +35,10 @@ pub(super) fn parse(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/json") {
+    if !mime.eq_ignore_ascii_case(media_type) {
         return Err(ApiError::bad_request(
             "UnsupportedContentType",
-            "Content-Type must be application/json",
+            format!("Content-Type must be {media_type}"),
         ));
     }
     // UNCONFIRMED: the error name and text for a body that is not JSON (Rails' wording).

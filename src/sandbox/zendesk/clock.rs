@@ -54,6 +54,14 @@ pub(super) fn iso8601(ms: u64) -> String {
     )
 }
 
+/// `ms` as ISO-8601 UTC with nine fractional digits, as Zendesk's event payloads write their
+/// `time` (`2025-01-08T10:12:07.672717030Z`); the emulator's clock has millisecond resolution.
+pub(super) fn iso8601_nanos(ms: u64) -> String {
+    let seconds = iso8601(ms);
+    let whole = seconds.strip_suffix('Z').unwrap_or(&seconds);
+    format!("{whole}.{:03}000000Z", ms % 1000)
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); H. Hinnant's algorithm.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -84,6 +92,10 @@ mod tests {
         assert_eq!(iso8601(1_700_000_000_999), "2023-11-14T22:13:20Z");
         assert_eq!(iso8601(4_107_542_399_000), "2100-02-28T23:59:59Z");
         assert_eq!(iso8601(4_107_542_400_000), "2100-03-01T00:00:00Z");
+        assert_eq!(
+            iso8601_nanos(1_700_000_000_042),
+            "2023-11-14T22:13:20.042000000Z"
+        );
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! with offset or cursor pages (§3.4), `Idempotency-Key` works on ticket creation
 //! (§2.4), users can be created, shown and searched by external id or email (§2.7), and the
 //! account, Update Ticket and per-(user, ticket) rate limits answer 429 with `Retry-After` (§3).
+//! Admins manage webhooks through the Webhooks API (§4.1–4.2), and ticket updates deliver
+//! signed, retried `zen:event-type:ticket.*` events to the active webhooks subscribed to them
+//! (§4.3–4.4, §5.3).
 //! Where a Zendesk behaviour is not documented, the stricter plausible one is emulated and marked
 //! UNCONFIRMED where it is coded.
 //!
@@ -17,13 +20,16 @@ mod auth;
 mod body;
 mod clock;
 mod comments;
+mod delivery;
 mod errors;
 mod gate;
 mod idempotency;
+mod ids;
 mod limits;
 mod pagination;
 mod people;
 mod state;
+mod ticket_events;
 mod ticket_input;
 mod ticket_list;
 mod ticket_view;
@@ -31,6 +37,8 @@ mod tickets;
 mod user_input;
 mod user_search;
 mod users;
+mod webhook_input;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -42,12 +50,14 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
+use serde_json::{json, Value};
 
 use crate::sandbox::faults::{self, Faults};
 use crate::secret::Secret;
 
 use self::auth::Credentials;
 use self::clock::Clock;
+use self::delivery::Deliveries;
 use self::errors::ApiError;
 use self::limits::Limits;
 use self::state::{Role, Store};
@@ -63,16 +73,49 @@ pub struct ZendeskEmulatorConfig {
     pub oauth_token: Option<Secret>,
     /// Account API requests per minute before 429 (real plans: 200/400/700/2500; 0 = unlimited).
     pub rate_limit_per_minute: u32,
+    /// The account id webhook events carry (`account_id`, `x-zendesk-account-id`).
+    pub account_id: u64,
+    pub webhook_delivery: WebhookDeliveryConfig,
 }
 
+/// Account id of a new config (an arbitrary 8-digit id, like real ones).
+pub const DEFAULT_ACCOUNT_ID: u64 = 10_482_756;
+
 impl ZendeskEmulatorConfig {
-    /// No OAuth token, 700 requests per minute (Enterprise).
+    /// No OAuth token, 700 requests per minute (Enterprise), default webhook delivery.
     pub fn new(admin_email: impl Into<String>, api_token: Secret) -> Self {
         Self {
             admin_email: admin_email.into(),
             api_token,
             oauth_token: None,
             rate_limit_per_minute: 700,
+            account_id: DEFAULT_ACCOUNT_ID,
+            webhook_delivery: WebhookDeliveryConfig::default(),
+        }
+    }
+}
+
+/// How webhook invocations are sent (spec §4.4).
+#[derive(Debug, Clone)]
+pub struct WebhookDeliveryConfig {
+    /// An attempt not answered within this is abandoned and retried (Zendesk: ~12 s,
+    /// UNCONFIRMED; SECONDARY sources say 10 s).
+    pub timeout: Duration,
+    /// The wait before each retry; one retry per entry. UNCONFIRMED: Zendesk's counts and
+    /// backoff (spec §4.4: 409 up to 3 times, timeouts up to 5); the default retries 3 times.
+    /// Tests shorten these.
+    pub retry_delays: Vec<Duration>,
+}
+
+impl Default for WebhookDeliveryConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(12),
+            retry_delays: vec![
+                Duration::from_secs(2),
+                Duration::from_secs(4),
+                Duration::from_secs(8),
+            ],
         }
     }
 }
@@ -116,6 +159,32 @@ pub struct User {
     pub role: String,
 }
 
+/// A webhook as the emulator holds it (for assertions): the public part of its settings.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Webhook {
+    pub id: String,
+    pub name: String,
+    pub endpoint: String,
+    /// "active" or "inactive".
+    pub status: String,
+    pub subscriptions: Vec<String>,
+}
+
+/// One webhook invocation: one event sent to one webhook, however many attempts it took.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Invocation {
+    /// `x-zendesk-webhook-invocation-id`; retries and redeliveries keep it.
+    pub id: String,
+    pub webhook_id: String,
+    /// `zen:event-type:...`
+    pub event_type: String,
+    pub ticket_id: u64,
+    /// The exact JSON body sent (the event envelope).
+    pub body: String,
+    /// The status of each attempt so far; `None` = no answer (timeout, refused).
+    pub attempts: Vec<Option<u16>>,
+}
+
 #[derive(Debug)]
 struct Inner {
     store: Mutex<Store>,
@@ -123,6 +192,8 @@ struct Inner {
     creds: Credentials,
     faults: Faults,
     requests: AtomicU64,
+    account_id: u64,
+    deliveries: Deliveries,
 }
 
 /// The emulator: a cheap handle to one emulated Zendesk account.
@@ -163,6 +234,8 @@ impl ZendeskEmulator {
                 },
                 faults: Faults::default(),
                 requests: AtomicU64::new(0),
+                account_id: config.account_id,
+                deliveries: Deliveries::new(config.webhook_delivery),
             }),
         }
     }
@@ -191,6 +264,21 @@ impl ZendeskEmulator {
             .route("/api/v2/users/me", get(users::me))
             .route("/api/v2/users/me.json", get(users::me))
             .route("/api/v2/users/{id}", get(users::show))
+            .route(
+                "/api/v2/webhooks",
+                get(webhooks::list).post(webhooks::create),
+            )
+            .route(
+                "/api/v2/webhooks/{id}",
+                get(webhooks::show)
+                    .put(webhooks::replace)
+                    .patch(webhooks::patch)
+                    .delete(webhooks::delete),
+            )
+            .route(
+                "/api/v2/webhooks/{id}/signing_secret",
+                get(webhooks::show_secret).post(webhooks::reset_secret),
+            )
             .fallback(|| async { ApiError::InvalidEndpoint })
             .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
             .layer(axum::middleware::from_fn_with_state(
@@ -275,6 +363,52 @@ impl ZendeskEmulator {
             Some(u) => u.id,
             None => store.add_user(name, Some(email), None, Role::EndUser, true, now),
         }
+    }
+
+    /// Assigns the ticket (or unassigns it with `None`) as the admin would in the agent UI:
+    /// validated, rate-limited and delivering webhook events like `PUT /tickets/{id}`.
+    pub fn assign(&self, ticket_id: u64, assignee: Option<u64>) -> Result<(), String> {
+        self.update_as_admin(ticket_id, json!({ "assignee_id": assignee }))
+            .map(|_| ())
+    }
+
+    /// Sets the ticket's status (`open`, `solved`, ...) as the admin would in the agent UI.
+    pub fn set_status(&self, ticket_id: u64, status: &str) -> Result<(), String> {
+        self.update_as_admin(ticket_id, json!({ "status": status }))
+            .map(|_| ())
+    }
+
+    /// Adds a public comment by `author_id` and returns the comment's id.
+    pub fn add_public_comment(
+        &self,
+        ticket_id: u64,
+        author_id: u64,
+        body: &str,
+    ) -> Result<u64, String> {
+        let ticket = json!({"comment": {"body": body, "public": true, "author_id": author_id}});
+        self.update_as_admin(ticket_id, ticket)?
+            .comment_id
+            .ok_or_else(|| "no comment was added".to_owned())
+    }
+
+    fn update_as_admin(&self, ticket_id: u64, ticket: Value) -> Result<tickets::Updated, String> {
+        let Value::Object(root) = ticket else {
+            return Err("the update must be a JSON object".into());
+        };
+        tickets::apply_update(self, self.admin_id(), ticket_id, &root, "http://localhost")
+            .map_err(|e| e.describe())
+    }
+
+    /// Every webhook, in creation order.
+    pub fn webhooks(&self) -> Vec<Webhook> {
+        self.lock().webhooks.iter().map(Webhook::from).collect()
+    }
+
+    /// The webhook's current signing secret (what `GET .../signing_secret` shows).
+    pub fn signing_secret(&self, webhook_id: &str) -> Option<String> {
+        self.lock()
+            .webhook(webhook_id)
+            .map(|w| w.signing_secret.expose().to_owned())
     }
 
     /// The id of the seeded admin (the user the API token and OAuth token act as).

@@ -106,7 +106,9 @@ fn offset_page<T>(
     }))
 }
 
-fn cursor_page<T>(
+/// Cursor pagination only (`page[size]`, `page[after]`, `sort`): for endpoints without offset
+/// pages. Without `page[size]` a page holds the maximum.
+pub(super) fn cursor_page<T>(
     listing: &Listing<'_>,
     items: &[T],
     query: &HashMap<String, String>,

@@ -1,11 +1,13 @@
-//! The emulated account's data: users, tickets and their comments, id sequences. Lives behind
-//! the emulator's one mutex; nothing here awaits.
+//! The emulated account's data: users, tickets and their comments, webhooks, id sequences.
+//! Lives behind the emulator's one mutex; nothing here awaits.
 
 use std::collections::BTreeMap;
 
 use super::idempotency::IdempotencyKeys;
 use super::limits::Limits;
-use super::{Comment, Ticket, User};
+use super::webhook_input::WebhookSpec;
+use super::{Comment, Ticket, User, Webhook};
+use crate::secret::Secret;
 
 /// Ticket ids start here (spec: "ids start at 1").
 const FIRST_TICKET_ID: u64 = 1;
@@ -126,16 +128,33 @@ pub(super) struct TicketRecord {
     pub updated_ms: u64,
 }
 
+#[derive(Debug, Clone)]
+pub(super) struct WebhookRecord {
+    /// ULID-like (`01GFJ...`).
+    pub id: String,
+    /// Creation order, the key of the list's cursors.
+    pub seq: u64,
+    pub spec: WebhookSpec,
+    pub signing_secret: Secret,
+    pub created_ms: u64,
+    pub created_by: u64,
+    pub updated_ms: u64,
+    pub updated_by: u64,
+}
+
 /// Everything the emulated account holds.
 #[derive(Debug)]
 pub(super) struct Store {
     pub users: BTreeMap<u64, UserRecord>,
     pub tickets: BTreeMap<u64, TicketRecord>,
+    /// In creation order.
+    pub webhooks: Vec<WebhookRecord>,
     pub idempotency: IdempotencyKeys,
     pub limits: Limits,
     next_user_id: u64,
     next_ticket_id: u64,
     next_event_id: u64,
+    next_webhook_seq: u64,
 }
 
 impl Store {
@@ -143,11 +162,13 @@ impl Store {
         Self {
             users: BTreeMap::new(),
             tickets: BTreeMap::new(),
+            webhooks: Vec::new(),
             idempotency: IdempotencyKeys::default(),
             limits,
             next_user_id: FIRST_USER_ID,
             next_ticket_id: FIRST_TICKET_ID,
             next_event_id: FIRST_EVENT_ID,
+            next_webhook_seq: 1,
         }
     }
 
@@ -179,6 +200,10 @@ impl Store {
         self.tickets
             .values()
             .filter(move |t| t.external_id.as_deref() == Some(external_id))
+    }
+
+    pub(super) fn webhook(&self, id: &str) -> Option<&WebhookRecord> {
+        self.webhooks.iter().find(|w| w.id == id)
     }
 
     /// Adds a user and returns its id. Email and external id uniqueness are the caller's
@@ -216,6 +241,12 @@ impl Store {
         id
     }
 
+    pub(super) fn next_webhook_seq(&mut self) -> u64 {
+        let seq = self.next_webhook_seq;
+        self.next_webhook_seq += 1;
+        seq
+    }
+
     /// A fresh id for a comment, an audit or an audit event.
     pub(super) fn next_event_id(&mut self) -> u64 {
         let id = self.next_event_id;
@@ -240,6 +271,18 @@ impl From<&UserRecord> for User {
             email: u.email.clone(),
             external_id: u.external_id.clone(),
             role: u.role.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<&WebhookRecord> for Webhook {
+    fn from(w: &WebhookRecord) -> Self {
+        Self {
+            id: w.id.clone(),
+            name: w.spec.name.clone(),
+            endpoint: w.spec.endpoint.clone(),
+            status: w.spec.status().to_owned(),
+            subscriptions: w.spec.subscriptions.clone(),
         }
     }
 }

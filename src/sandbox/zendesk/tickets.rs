@@ -1,5 +1,5 @@
 //! `POST /api/v2/tickets`, `GET /api/v2/tickets/{id}` and `PUT /api/v2/tickets/{id}`
-//! (spec §2.3–2.6).
+//! (spec §2.3–2.6); an update delivers the webhook events it causes (`ticket_events`).
 //!
 //! Validation collects every problem of a request and answers one 422 `RecordInvalid`, as
 //! Zendesk does; nothing is written unless the whole request is valid. The exact wording of the
@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::auth::Caller;
 use super::body;
@@ -20,6 +20,7 @@ use super::errors::{ApiError, FieldError};
 use super::idempotency::{self, Lookup, StoredResponse};
 use super::people::{check_user_exists, resolve_assignee, resolve_requester, RequesterPlan};
 use super::state::{CommentRecord, Role, Status, Store, TicketRecord};
+use super::ticket_events::{self, Changes};
 use super::ticket_input;
 use super::ticket_view::{audit, comment_event, render};
 use super::{base_url, parse_id, ZendeskEmulator};
@@ -267,7 +268,24 @@ fn update_ticket(
     let actor = caller.user_id()?;
     let id = parse_id(raw_id)?;
     let body = body::parse(headers, bytes, "ticket")?;
-    let base = base_url(headers);
+    apply_update(emu, actor, id, &body.root, &base_url(headers)).map(|u| u.body)
+}
+
+/// An applied update: the response body, and the id of the comment it added.
+pub(super) struct Updated {
+    pub body: Value,
+    pub comment_id: Option<u64>,
+}
+
+/// Updates ticket `id` from a `ticket` object as `actor`: what `PUT /tickets/{id}` and the
+/// emulator's helper methods share, webhook events included (sent after the lock is released).
+pub(super) fn apply_update(
+    emu: &ZendeskEmulator,
+    actor: u64,
+    id: u64,
+    root: &Map<String, Value>,
+    base: &str,
+) -> Result<Updated, ApiError> {
     let now = emu.now_ms();
     let mut store = emu.lock();
     let current = store
@@ -287,7 +305,7 @@ fn update_ticket(
     }
 
     let mut errors = Vec::new();
-    let input = ticket_input::parse(&body.root, &mut errors);
+    let input = ticket_input::parse(root, &mut errors);
     let new_comment = match &input.comment {
         None => None,
         Some(c) => match comments::bodies(c.body.as_deref(), c.html_body.as_deref()) {
@@ -327,6 +345,7 @@ fn update_ticket(
     }
 
     let audit_id = store.next_event_id();
+    let (previous_assignee, previous_status) = (current.assignee_id, current.status);
     let mut t = current;
     let mut events = Vec::new();
     let mut change = |store: &mut Store, field: &str, value: Value, previous: Value| {
@@ -394,6 +413,7 @@ fn update_ticket(
         );
         t.external_id = external_id;
     }
+    let mut new_comment_id = None;
     if let Some(((plain, html), c)) = new_comment {
         // "The initial value set on ticket creation persists for any additional comment unless
         // you change it" (OAS `TicketCommentObject.public`).
@@ -408,17 +428,29 @@ fn update_ticket(
             created_ms: now,
         };
         events.insert(0, comment_event(&comment));
+        new_comment_id = Some(comment.id);
         t.comments.push(comment);
     }
     if !events.is_empty() {
         t.updated_ms = now;
     }
     let audit = audit(audit_id, id, actor, now, events);
-    let rendered = render(&base, &t);
+    let rendered = render(base, &t);
+    let changes = Changes {
+        actor,
+        previous_assignee,
+        previous_status,
+        comment: new_comment_id.and(t.comments.last()),
+    };
+    let invocations = ticket_events::invocations(&store, emu.inner.account_id, &t, &changes, now);
     store.tickets.insert(id, t);
     drop(store);
     tracing::debug!(ticket_id = id, "emulated ticket updated");
-    Ok(json!({"ticket": rendered, "audit": audit}))
+    emu.dispatch(invocations);
+    Ok(Updated {
+        body: json!({"ticket": rendered, "audit": audit}),
+        comment_id: new_comment_id,
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ mod ticket_list;
 mod tickets;
 mod users;
 mod validation;
+mod webhook_events;
+mod webhooks;
 
 use base64::Engine;
 use reqwest::{header, Response};
