@@ -15,10 +15,10 @@ use super::im::{ImEmulator, ImEmulatorConfig};
 use super::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
 use crate::config::{Config, ConfigError};
 use crate::operator;
-use crate::zendesk::{ZendeskAuth, ZendeskClient};
 use crate::secret::Secret;
 use crate::startup::{self, Application, StartupError};
 use crate::usersig::UserSigner;
+use crate::zendesk::{ZendeskAuth, ZendeskClient};
 
 pub const SANDBOX_SDKAPPID: u64 = 1_400_000_000;
 pub const SANDBOX_ADMIN: &str = "administrator";
@@ -188,7 +188,10 @@ fn inspect_router(im: ImEmulator, zendesk: ZendeskEmulator, agent_id: u64) -> Ro
 fn outcome(result: Result<(), String>) -> (StatusCode, Json<serde_json::Value>) {
     match result {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": e }))),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": e })),
+        ),
     }
 }
 

@@ -38,9 +38,10 @@ async fn the_sandbox_opens_a_case_with_the_curl_it_prints() {
         }
     });
     let mut banner = Vec::new();
+    // The banner ends with the commands that act as Zendesk.
     while !banner
         .iter()
-        .any(|l: &String| l.ends_with("/im/groups") && l.starts_with("curl"))
+        .any(|l: &String| l.ends_with("/status/closed"))
     {
         let line = rx
             .recv_timeout(Duration::from_secs(20))
@@ -70,8 +71,39 @@ async fn the_sandbox_opens_a_case_with_the_curl_it_prints() {
     };
     let created = run(create);
     let groups = run(groups_cmd);
+    // Act as Zendesk with the printed command: the seeded agent joins through the webhook.
+    let assign = banner
+        .iter()
+        .find(|l| l.ends_with("/assign"))
+        .expect("an assign command");
+    assert_eq!(run(assign)["status"], "ok");
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    let joined = loop {
+        let now = run(groups_cmd);
+        let members = now["groups"][0]["members"].clone();
+        if members
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m.as_str().unwrap().starts_with("zd_"))
+        {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the agent never joined: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     child.kill().unwrap();
     child.wait().unwrap();
+    let texts: Vec<&str> = joined["groups"][0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["body"][0]["MsgContent"]["Text"].as_str())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("Sam Agent")), "{texts:?}");
 
     assert_eq!(created["ActionStatus"], "OK", "{created}");
     let group_id = created["GroupId"].as_str().unwrap();

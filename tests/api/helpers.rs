@@ -231,7 +231,10 @@ impl TestApp {
 
     /// The webhook signing secret the app was configured with.
     pub fn webhook_secret(&self) -> String {
-        self.env.get("ZENDESK_WEBHOOK_SECRET").cloned().unwrap_or_default()
+        self.env
+            .get("ZENDESK_WEBHOOK_SECRET")
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Posts `body` to `/webhooks/zendesk`, signed with the app's secret at Unix second `at`.
@@ -289,7 +292,10 @@ impl TestApp {
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db.url())
             .await
             .expect("open the bridge's database");
-        sqlx::query_scalar(query).fetch_one(&mut conn).await.expect("query runs")
+        sqlx::query_scalar(query)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query runs")
     }
 
     /// Runs one SQL statement on the bridge's own database file.

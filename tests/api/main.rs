@@ -12,4 +12,5 @@ mod logs;
 mod shutdown;
 mod upstream_failures;
 mod usersig_interop;
+mod webhooks;
 mod zendesk_client;

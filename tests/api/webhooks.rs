@@ -32,7 +32,12 @@ fn notices(app: &TestApp, ticket: u64) -> Vec<String> {
         .iter()
         .filter(|m| !m.system && m.from == ADMIN)
         .skip(1)
-        .map(|m| m.body[0]["MsgContent"]["Text"].as_str().unwrap_or_default().to_owned())
+        .map(|m| {
+            m.body[0]["MsgContent"]["Text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -69,7 +74,10 @@ async fn an_assignment_in_zendesk_puts_the_agent_in_the_group_once() {
     app.zendesk.assign(ticket, Some(agent)).unwrap();
 
     let im_id = format!("zd_{agent}");
-    wait_until(Duration::from_secs(10), || members(&app, ticket).contains(&im_id)).await;
+    wait_until(Duration::from_secs(10), || {
+        members(&app, ticket).contains(&im_id)
+    })
+    .await;
     settle(&app).await;
     let account = app.im.account(&im_id).expect("the agent's IM account");
     assert_eq!(account.nick.as_deref(), Some("Sam Agent"));
@@ -100,7 +108,10 @@ async fn reassignment_swaps_the_agents_and_unassignment_removes_them() {
     settle(&app).await;
 
     let m = members(&app, ticket);
-    assert!(m.contains(&format!("zd_{kim}")) && !m.contains(&format!("zd_{sam}")), "{m:?}");
+    assert!(
+        m.contains(&format!("zd_{kim}")) && !m.contains(&format!("zd_{sam}")),
+        "{m:?}"
+    );
     let n = notices(&app, ticket);
     assert_eq!(n.len(), 2, "{n:?}");
     assert!(n[1].contains("Kim Agent"));
@@ -127,7 +138,10 @@ async fn the_previous_assignee_can_be_kept() {
     settle(&app).await;
 
     let m = members(&app, ticket);
-    assert!(m.contains(&format!("zd_{kim}")) && m.contains(&format!("zd_{sam}")), "{m:?}");
+    assert!(
+        m.contains(&format!("zd_{kim}")) && m.contains(&format!("zd_{sam}")),
+        "{m:?}"
+    );
 }
 
 #[tokio::test]
@@ -144,9 +158,16 @@ async fn late_and_reordered_deliveries_converge_to_the_current_assignee() {
     settle(&app).await;
 
     let m = members(&app, ticket);
-    assert!(m.contains(&format!("zd_{kim}")) && !m.contains(&format!("zd_{sam}")), "{m:?}");
+    assert!(
+        m.contains(&format!("zd_{kim}")) && !m.contains(&format!("zd_{sam}")),
+        "{m:?}"
+    );
     let n = notices(&app, ticket);
-    assert_eq!(n.len(), 1, "Sam, already replaced when the bridge looked, never joined: {n:?}");
+    assert_eq!(
+        n.len(),
+        1,
+        "Sam, already replaced when the bridge looked, never joined: {n:?}"
+    );
 }
 
 #[tokio::test]
@@ -174,7 +195,10 @@ async fn solved_and_closed_are_announced_and_closed_mutes_the_group() {
     let n = notices(&app, ticket);
     assert_eq!(n.len(), 3, "{n:?}");
     assert!(n[2].contains("closed"), "{n:?}");
-    assert!(app.im.group(&group(ticket)).unwrap().shut_up_all_member, "muted");
+    assert!(
+        app.im.group(&group(ticket)).unwrap().shut_up_all_member,
+        "muted"
+    );
 }
 
 #[tokio::test]
@@ -197,7 +221,9 @@ async fn an_assignment_before_the_group_exists_waits_for_it() {
 
     let im_id = format!("zd_{sam}");
     wait_until(Duration::from_secs(20), || {
-        app.im.group(&group(ticket)).is_some_and(|g| g.members.contains(&im_id))
+        app.im
+            .group(&group(ticket))
+            .is_some_and(|g| g.members.contains(&im_id))
     })
     .await;
     settle(&app).await;
@@ -210,10 +236,16 @@ async fn comments_are_recorded_and_other_events_acknowledged() {
     let sam = app.zendesk.seed_agent("Sam Agent", "sam@acme.test");
     let ticket = open_case(&app, "alice").await;
 
-    app.zendesk.add_public_comment(ticket, sam, "Hello Alice").unwrap();
+    app.zendesk
+        .add_public_comment(ticket, sam, "Hello Alice")
+        .unwrap();
     settle(&app).await;
 
-    assert_eq!(app.inbound_count("zen:event-type:ticket.comment_added").await, 1);
+    assert_eq!(
+        app.inbound_count("zen:event-type:ticket.comment_added")
+            .await,
+        1
+    );
     let body = json!({"type": "zen:event-type:user.created", "id": "u1", "detail": {"id": "1"}});
     let resp = app.post_webhook(&body.to_string(), now()).await;
     assert_eq!(resp.status(), 200);
@@ -224,33 +256,67 @@ async fn comments_are_recorded_and_other_events_acknowledged() {
 async fn forged_unsigned_and_stale_webhooks_are_refused_and_nothing_is_recorded() {
     let app = spawn_app_with_webhooks(|_| {}).await;
     let ticket = open_case(&app, "alice").await;
-    let body = json!({"ticket_id": ticket.to_string(), "assignee_id": "", "status": "solved"}).to_string();
+    let body =
+        json!({"ticket_id": ticket.to_string(), "assignee_id": "", "status": "solved"}).to_string();
     let url = format!("{}/webhooks/zendesk", app.address);
     let ts = utc(now());
     let good = sign(&app.webhook_secret(), &ts, body.as_bytes());
-    let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+    type Headers = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, Headers, &str)> = vec![
         ("unsigned", vec![], "signature"),
-        ("no timestamp", vec![("X-Zendesk-Webhook-Signature", good.clone())], "timestamp"),
-        ("forged", vec![
-            ("X-Zendesk-Webhook-Signature", sign("not-the-secret", &ts, body.as_bytes())),
-            ("X-Zendesk-Webhook-Signature-Timestamp", ts.clone()),
-        ], "does not match"),
-        ("stale", vec![
-            ("X-Zendesk-Webhook-Signature", sign(&app.webhook_secret(), &utc(now() - 600), body.as_bytes())),
-            ("X-Zendesk-Webhook-Signature-Timestamp", utc(now() - 600)),
-        ], "stale"),
-        ("altered body", vec![
-            ("X-Zendesk-Webhook-Signature", sign(&app.webhook_secret(), &ts, b"{}")),
-            ("X-Zendesk-Webhook-Signature-Timestamp", ts.clone()),
-        ], "does not match"),
+        (
+            "no timestamp",
+            vec![("X-Zendesk-Webhook-Signature", good.clone())],
+            "timestamp",
+        ),
+        (
+            "forged",
+            vec![
+                (
+                    "X-Zendesk-Webhook-Signature",
+                    sign("not-the-secret", &ts, body.as_bytes()),
+                ),
+                ("X-Zendesk-Webhook-Signature-Timestamp", ts.clone()),
+            ],
+            "does not match",
+        ),
+        (
+            "stale",
+            vec![
+                (
+                    "X-Zendesk-Webhook-Signature",
+                    sign(&app.webhook_secret(), &utc(now() - 600), body.as_bytes()),
+                ),
+                ("X-Zendesk-Webhook-Signature-Timestamp", utc(now() - 600)),
+            ],
+            "stale",
+        ),
+        (
+            "altered body",
+            vec![
+                (
+                    "X-Zendesk-Webhook-Signature",
+                    sign(&app.webhook_secret(), &ts, b"{}"),
+                ),
+                ("X-Zendesk-Webhook-Signature-Timestamp", ts.clone()),
+            ],
+            "does not match",
+        ),
     ];
     for (what, headers, says) in cases {
-        let mut req = app.http.post(&url).header("Content-Type", "application/json").body(body.clone());
+        let mut req = app
+            .http
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .body(body.clone());
         for (k, v) in headers {
             req = req.header(k, v);
         }
         let err = assert_error(req.send().await.unwrap(), 401, "unauthorized").await;
-        assert!(err["ErrorInfo"].as_str().unwrap().contains(says), "{what}: {err}");
+        assert!(
+            err["ErrorInfo"].as_str().unwrap().contains(says),
+            "{what}: {err}"
+        );
     }
     assert_eq!(app.inbound_count("trigger").await, 0);
     settle(&app).await;
@@ -281,9 +347,15 @@ async fn the_trigger_body_works_too_and_uses_the_name_it_carries() {
 
     assert_eq!(resp.status(), 200);
     let im_id = format!("zd_{sam}");
-    wait_until(Duration::from_secs(10), || members(&app, ticket).contains(&im_id)).await;
+    wait_until(Duration::from_secs(10), || {
+        members(&app, ticket).contains(&im_id)
+    })
+    .await;
     app.wait_for_jobs().await;
-    assert_eq!(app.im.account(&im_id).unwrap().nick.as_deref(), Some("Sam from Support"));
+    assert_eq!(
+        app.im.account(&im_id).unwrap().nick.as_deref(),
+        Some("Sam from Support")
+    );
     assert_eq!(
         app.zendesk.request_count() - users_before,
         1,
@@ -296,9 +368,14 @@ async fn setup_zendesk_creates_the_webhook_once_and_prints_its_secret() {
     let app = spawn_app_with(|_| {}).await;
     let url = "http://127.0.0.1:15999";
 
-    let dry = app.run_cli(&["setup-zendesk", "--url", url, "--dry-run"]).await;
+    let dry = app
+        .run_cli(&["setup-zendesk", "--url", url, "--dry-run"])
+        .await;
     assert!(dry.contains("would create"), "{dry}");
-    assert!(app.zendesk.webhooks().is_empty(), "a dry run changes nothing");
+    assert!(
+        app.zendesk.webhooks().is_empty(),
+        "a dry run changes nothing"
+    );
 
     let first = app.run_cli(&["setup-zendesk", "--url", url]).await;
     let second = app.run_cli(&["setup-zendesk", "--url", url]).await;
@@ -310,9 +387,14 @@ async fn setup_zendesk_creates_the_webhook_once_and_prints_its_secret() {
     assert_eq!(hooks[0].endpoint, format!("{url}/webhooks/zendesk"));
     let secret = app.zendesk.signing_secret(&hooks[0].id).unwrap();
     let line = format!("ZENDESK_WEBHOOK_SECRET={secret}");
-    assert!(first.contains(&line) && second.contains(&line), "{first}\n{second}");
+    assert!(
+        first.contains(&line) && second.contains(&line),
+        "{first}\n{second}"
+    );
 
-    let moved = app.run_cli(&["setup-zendesk", "--url", "http://127.0.0.1:16000"]).await;
+    let moved = app
+        .run_cli(&["setup-zendesk", "--url", "http://127.0.0.1:16000"])
+        .await;
     assert!(moved.contains("updated"), "{moved}");
     assert_eq!(app.zendesk.webhooks().len(), 1);
 }
@@ -328,5 +410,8 @@ async fn without_a_secret_webhooks_are_refused() {
         .await
         .unwrap();
     let err = assert_error(resp, 401, "unauthorized").await;
-    assert!(err["ErrorInfo"].as_str().unwrap().contains("ZENDESK_WEBHOOK_SECRET"));
+    assert!(err["ErrorInfo"]
+        .as_str()
+        .unwrap()
+        .contains("ZENDESK_WEBHOOK_SECRET"));
 }
