@@ -240,16 +240,7 @@ impl TestApp {
     /// Posts `body` to `/webhooks/zendesk`, signed with the app's secret at Unix second `at`.
     pub async fn post_webhook(&self, body: &str, at: i64) -> reqwest::Response {
         let ts = utc(at);
-        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(
-            self.webhook_secret().as_bytes(),
-        )
-        .expect("any key");
-        hmac::Mac::update(&mut mac, ts.as_bytes());
-        hmac::Mac::update(&mut mac, body.as_bytes());
-        let sig = base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            hmac::Mac::finalize(mac).into_bytes(),
-        );
+        let sig = sign_webhook(&self.webhook_secret(), &ts, body.as_bytes());
         self.http
             .post(format!("{}/webhooks/zendesk", self.address))
             .header("Content-Type", "application/json")
@@ -450,4 +441,21 @@ pub fn utc(unix: i64) -> String {
         .output()
         .expect("date runs");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Zendesk's webhook signature: base64(HMAC-SHA256(secret, timestamp + body)).
+pub fn sign_webhook(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(timestamp.as_bytes());
+    mac.update(body);
+    base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        mac.finalize().into_bytes(),
+    )
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> i64 {
+    now_ms() / 1000
 }

@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use serde_json::json;
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 
-use crate::helpers::{case, TempDb, Upstreams, IM_KEY, ZENDESK_TOKEN};
+use crate::helpers::{case, sign_webhook, unix_now, utc, TempDb, Upstreams, IM_KEY, ZENDESK_TOKEN};
+
+const WEBHOOK_SECRET: &str = "test-webhook-signing-secret-4f1c2a";
 
 #[tokio::test]
 async fn no_secret_ever_reaches_the_logs() {
@@ -28,6 +30,7 @@ async fn no_secret_ever_reaches_the_logs() {
         .current_dir(db.work_dir())
         .env_clear()
         .envs(env)
+        .env("ZENDESK_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -107,6 +110,23 @@ async fn no_secret_ever_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(failed.status(), 202, "ticket made, group pending");
+    // A forged webhook, and one signed with the real secret but stale.
+    for (secret, at) in [("forged-secret", 0), (WEBHOOK_SECRET, -600)] {
+        let ts = utc(unix_now() + at);
+        let body = r#"{"ticket_id":"1","assignee_id":"","status":"open"}"#;
+        let refused = http
+            .post(format!("{base}/webhooks/zendesk"))
+            .header(
+                "X-Zendesk-Webhook-Signature",
+                sign_webhook(secret, &ts, body.as_bytes()),
+            )
+            .header("X-Zendesk-Webhook-Signature-Timestamp", ts)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+    }
     // IM goes away: a transport error, the one kind whose text could carry the signed URL.
     drop(im_served);
     let unreachable = http
@@ -135,6 +155,10 @@ async fn no_secret_ever_reaches_the_logs() {
         "the failure was logged:\n{text}"
     );
     assert!(
+        text.contains("webhook refused"),
+        "the refusals were logged:\n{text}"
+    );
+    assert!(
         text.contains("Connection refused"),
         "the transport error was logged with its cause:\n{text}"
     );
@@ -142,6 +166,7 @@ async fn no_secret_ever_reaches_the_logs() {
         ("IM secret key", IM_KEY),
         ("Zendesk API token", ZENDESK_TOKEN),
         ("client UserSig", alice_sig.as_str()),
+        ("webhook secret", WEBHOOK_SECRET),
     ] {
         assert!(!text.contains(secret), "{what} leaked into the logs");
     }

@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 
 use crate::helpers::{
-    assert_error, case, spawn_app_with, spawn_app_with_webhooks, utc, wait_until, TestApp, ADMIN,
+    assert_error, case, sign_webhook, spawn_app_with, spawn_app_with_webhooks, unix_now, utc,
+    wait_until, TestApp, ADMIN,
 };
 
 /// Opens a case for `user` and returns its ticket id.
@@ -49,20 +47,6 @@ fn members(app: &TestApp, ticket: u64) -> Vec<String> {
 async fn settle(app: &TestApp) {
     app.zendesk.idle().await;
     app.wait_for_jobs().await;
-}
-
-fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(timestamp.as_bytes());
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[tokio::test]
@@ -247,7 +231,7 @@ async fn comments_are_recorded_and_other_events_acknowledged() {
         1
     );
     let body = json!({"type": "zen:event-type:user.created", "id": "u1", "detail": {"id": "1"}});
-    let resp = app.post_webhook(&body.to_string(), now()).await;
+    let resp = app.post_webhook(&body.to_string(), unix_now()).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap()["status"], "ignored");
 }
@@ -259,8 +243,8 @@ async fn forged_unsigned_and_stale_webhooks_are_refused_and_nothing_is_recorded(
     let body =
         json!({"ticket_id": ticket.to_string(), "assignee_id": "", "status": "solved"}).to_string();
     let url = format!("{}/webhooks/zendesk", app.address);
-    let ts = utc(now());
-    let good = sign(&app.webhook_secret(), &ts, body.as_bytes());
+    let ts = utc(unix_now());
+    let good = sign_webhook(&app.webhook_secret(), &ts, body.as_bytes());
     type Headers = Vec<(&'static str, String)>;
     let cases: Vec<(&str, Headers, &str)> = vec![
         ("unsigned", vec![], "signature"),
@@ -274,7 +258,7 @@ async fn forged_unsigned_and_stale_webhooks_are_refused_and_nothing_is_recorded(
             vec![
                 (
                     "X-Zendesk-Webhook-Signature",
-                    sign("not-the-secret", &ts, body.as_bytes()),
+                    sign_webhook("not-the-secret", &ts, body.as_bytes()),
                 ),
                 ("X-Zendesk-Webhook-Signature-Timestamp", ts.clone()),
             ],
@@ -285,9 +269,16 @@ async fn forged_unsigned_and_stale_webhooks_are_refused_and_nothing_is_recorded(
             vec![
                 (
                     "X-Zendesk-Webhook-Signature",
-                    sign(&app.webhook_secret(), &utc(now() - 600), body.as_bytes()),
+                    sign_webhook(
+                        &app.webhook_secret(),
+                        &utc(unix_now() - 600),
+                        body.as_bytes(),
+                    ),
                 ),
-                ("X-Zendesk-Webhook-Signature-Timestamp", utc(now() - 600)),
+                (
+                    "X-Zendesk-Webhook-Signature-Timestamp",
+                    utc(unix_now() - 600),
+                ),
             ],
             "stale",
         ),
@@ -296,7 +287,7 @@ async fn forged_unsigned_and_stale_webhooks_are_refused_and_nothing_is_recorded(
             vec![
                 (
                     "X-Zendesk-Webhook-Signature",
-                    sign(&app.webhook_secret(), &ts, b"{}"),
+                    sign_webhook(&app.webhook_secret(), &ts, b"{}"),
                 ),
                 ("X-Zendesk-Webhook-Signature-Timestamp", ts.clone()),
             ],
@@ -323,7 +314,7 @@ async fn forged_unsigned_and_stale_webhooks_are_refused_and_nothing_is_recorded(
     assert!(notices(&app, ticket).is_empty());
 
     // Signed but not JSON: 400, nothing recorded.
-    let resp = app.post_webhook("{not json", now()).await;
+    let resp = app.post_webhook("{not json", unix_now()).await;
     assert_error(resp, 400, "invalid_json").await;
 }
 
@@ -343,7 +334,7 @@ async fn the_trigger_body_works_too_and_uses_the_name_it_carries() {
         "ticket_id": ticket.to_string(), "assignee_id": sam.to_string(),
         "assignee_name": "Sam from Support", "assignee_email": "sam@acme.test", "status": "open"
     });
-    let resp = app.post_webhook(&body.to_string(), now()).await;
+    let resp = app.post_webhook(&body.to_string(), unix_now()).await;
 
     assert_eq!(resp.status(), 200);
     let im_id = format!("zd_{sam}");
