@@ -77,13 +77,8 @@ impl Store {
     }
 
     pub async fn set_status(&self, ticket: TicketId, status: &str) -> Result<()> {
-        sqlx::query("UPDATE tickets SET status = $1, updated_at = $2 WHERE ticket_id = $3")
-            .bind(status.to_owned())
-            .bind(now_ms())
-            .bind(ticket.0 as i64)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.update_ticket(ticket, "status = $1", status.to_owned())
+            .await
     }
 
     pub async fn mark_group_created(&self, ticket: TicketId) -> Result<()> {
@@ -113,16 +108,12 @@ impl Store {
 
     /// A status notice was posted.
     pub async fn status_announced(&self, ticket: TicketId, status: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE tickets SET notified_status = $1, status_notices = status_notices + 1,
-                    updated_at = $2 WHERE ticket_id = $3",
+        self.update_ticket(
+            ticket,
+            "notified_status = $1, status_notices = status_notices + 1",
+            status.to_owned(),
         )
-        .bind(status.to_owned())
-        .bind(now_ms())
-        .bind(ticket.0 as i64)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await
     }
 
     /// The ticket left solved/closed: the next solve or close is announced again.
@@ -147,7 +138,10 @@ impl Store {
     }
 
     /// `UPDATE tickets SET {set}` where `set` uses `$1` = `value`.
-    async fn update_ticket(&self, ticket: TicketId, set: &str, value: i64) -> Result<()> {
+    async fn update_ticket<V>(&self, ticket: TicketId, set: &str, value: V) -> Result<()>
+    where
+        V: for<'q> sqlx::Encode<'q, Any> + sqlx::Type<Any> + Send,
+    {
         sqlx::query(&format!(
             "UPDATE tickets SET {set}, updated_at = $2 WHERE ticket_id = $3"
         ))

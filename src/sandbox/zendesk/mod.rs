@@ -447,6 +447,28 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// `GET …/{id}` for an authenticated caller: `{"<key>": <what render gives>}`, or 404.
+fn show_record(
+    emu: &ZendeskEmulator,
+    caller: &auth::Caller,
+    headers: &HeaderMap,
+    raw_id: &str,
+    key: &str,
+    render: impl FnOnce(&Store, &str, u64) -> Option<Value>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let result = caller.user_id().and_then(|_| {
+        let id = parse_id(raw_id)?;
+        let store = emu.lock();
+        let record = render(&store, &base_url(headers), id).ok_or(ApiError::RecordNotFound)?;
+        Ok(json!({ key: record }))
+    });
+    match result {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// A record id from the path: digits only, optional `.json`; anything else is not found.
 fn parse_id(raw: &str) -> Result<u64, ApiError> {
     let digits = raw.strip_suffix(".json").unwrap_or(raw);

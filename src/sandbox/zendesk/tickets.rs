@@ -23,7 +23,7 @@ use super::state::{CommentRecord, Role, Status, Store, TicketRecord};
 use super::ticket_events::{self, Changes};
 use super::ticket_input;
 use super::ticket_view::{audit, comment_event, render};
-use super::{base_url, parse_id, ZendeskEmulator};
+use super::{base_url, parse_id, show_record, ZendeskEmulator};
 
 /// "A ticket can contain up to 5000 comments in total" (OAS `TicketObject.comment`).
 const MAX_COMMENTS: usize = 5_000;
@@ -45,16 +45,14 @@ pub(super) async fn show(
     headers: HeaderMap,
     Path(raw_id): Path<String>,
 ) -> Response {
-    let result = caller.user_id().and_then(|_| {
-        let id = parse_id(&raw_id)?;
-        let store = emu.lock();
-        let ticket = store.tickets.get(&id).ok_or(ApiError::RecordNotFound)?;
-        Ok(json!({"ticket": render(&base_url(&headers), ticket)}))
-    });
-    match result {
-        Ok(body) => Json(body).into_response(),
-        Err(e) => e.into_response(),
-    }
+    show_record(
+        &emu,
+        &caller,
+        &headers,
+        &raw_id,
+        "ticket",
+        |store, base, id| store.tickets.get(&id).map(|t| render(base, t)),
+    )
 }
 
 pub(super) async fn update(

@@ -21,7 +21,7 @@ use super::clock::iso8601;
 use super::errors::{ApiError, FieldError};
 use super::state::{Role, Store, UserRecord};
 use super::user_input;
-use super::{base_url, parse_id, ZendeskEmulator};
+use super::{base_url, show_record, ZendeskEmulator};
 
 /// A fixed stand-in: the emulator has no browser sessions to protect with it.
 const AUTHENTICITY_TOKEN: &str = "emulated-authenticity-token";
@@ -32,16 +32,14 @@ pub(super) async fn show(
     headers: HeaderMap,
     Path(raw_id): Path<String>,
 ) -> Response {
-    let result = caller.user_id().and_then(|_| {
-        let id = parse_id(&raw_id)?;
-        let store = emu.lock();
-        let user = store.users.get(&id).ok_or(ApiError::RecordNotFound)?;
-        Ok(json!({"user": render(&base_url(&headers), user)}))
-    });
-    match result {
-        Ok(body) => Json(body).into_response(),
-        Err(e) => e.into_response(),
-    }
+    show_record(
+        &emu,
+        &caller,
+        &headers,
+        &raw_id,
+        "user",
+        |store, base, id| store.users.get(&id).map(|u| render(base, u)),
+    )
 }
 
 pub(super) async fn create(
