@@ -110,6 +110,12 @@ impl Jobs {
         self.lease.as_millis() as i64
     }
 
+    /// A token for one claim: this worker's id, so `release` finds it, and a random part, so
+    /// two claims of one job in this process never pass for each other.
+    fn new_token(&self) -> String {
+        format!("{}:{:016x}", self.worker, rand::random::<u64>())
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -122,7 +128,7 @@ impl Jobs {
             payload: serde_json::json!({ "case_id": case_id }).to_string(),
             dedupe_key: open_case_key(case_id),
             run_at: now,
-            lease: Some((self.worker.to_string(), now + self.lease_ms())),
+            lease: Some((self.new_token(), now + self.lease_ms())),
         }
     }
 
@@ -130,20 +136,21 @@ impl Jobs {
     /// done; a failed job is re-armed (a client retrying says: try again).
     pub async fn claim(&self, dedupe_key: &str) -> Result<Option<Job>, StoreError> {
         self.store
-            .claim_by_key(dedupe_key, &self.worker, self.lease_ms(), true)
+            .claim_by_key(dedupe_key, &self.new_token(), self.lease_ms(), true)
             .await
     }
 
     /// Runs a job this worker holds and records how it went.
     #[tracing::instrument(skip_all, fields(job = %job.dedupe_key, attempt = job.attempts))]
     pub async fn execute(&self, job: &Job) -> Result<Outcome, StoreError> {
+        let token = job.locked_by.clone().unwrap_or_default();
         let run = self.run(job);
         let heartbeat = async {
             loop {
                 tokio::time::sleep(self.lease / 3).await;
                 match self
                     .store
-                    .extend_lease(&job.id, &self.worker, self.lease_ms())
+                    .extend_lease(&job.id, &token, self.lease_ms())
                     .await
                 {
                     Ok(true) => {}
@@ -156,7 +163,7 @@ impl Jobs {
             r = run => r,
             () = heartbeat => return Ok(Outcome::LeaseLost),
         };
-        self.record(job, result).await
+        self.record(job, &token, result).await
     }
 
     async fn run(&self, job: &Job) -> Result<Option<CaseDone>, BridgeError> {
@@ -190,11 +197,12 @@ impl Jobs {
     async fn record(
         &self,
         job: &Job,
+        token: &str,
         result: Result<Option<CaseDone>, BridgeError>,
     ) -> Result<Outcome, StoreError> {
         let (held, outcome) = match result {
             Ok(done) => (
-                self.store.complete_job(&job.id, &self.worker).await?,
+                self.store.complete_job(&job.id, token).await?,
                 Outcome::Done(done),
             ),
             Err(e) if e.is_retryable() && job.attempts < MAX_ATTEMPTS => {
@@ -203,7 +211,7 @@ impl Jobs {
                 let run_at = now_ms() + wait.as_millis() as i64;
                 (
                     self.store
-                        .retry_job(&job.id, &self.worker, run_at, &e.to_string())
+                        .retry_job(&job.id, token, run_at, &e.to_string())
                         .await?,
                     Outcome::Retrying(e),
                 )
@@ -212,9 +220,7 @@ impl Jobs {
                 tracing::error!(error = %e, ticket_id = ?ticket_of(&e), attempts = job.attempts,
                     "job failed for good; see `ticket-bridge jobs`");
                 (
-                    self.store
-                        .fail_job(&job.id, &self.worker, &e.to_string())
-                        .await?,
+                    self.store.fail_job(&job.id, token, &e.to_string()).await?,
                     Outcome::Failed(e),
                 )
             }
@@ -269,7 +275,11 @@ impl Jobs {
 
     async fn worker_loop(&self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
-            match self.store.claim_next(&self.worker, self.lease_ms()).await {
+            match self
+                .store
+                .claim_next(&self.new_token(), self.lease_ms())
+                .await
+            {
                 Ok(Some(job)) => {
                     if let Err(e) = self.execute(&job).await {
                         tracing::error!(error = %e, "could not record a job's outcome");
@@ -290,7 +300,11 @@ impl Jobs {
     /// Runs due jobs until none is left (for `reconcile`); returns (done, retrying, failed).
     pub async fn drain(&self) -> Result<(usize, usize, usize), StoreError> {
         let (mut done, mut retrying, mut failed) = (0, 0, 0);
-        while let Some(job) = self.store.claim_next(&self.worker, self.lease_ms()).await? {
+        while let Some(job) = self
+            .store
+            .claim_next(&self.new_token(), self.lease_ms())
+            .await?
+        {
             match self.execute(&job).await? {
                 Outcome::Done(_) => done += 1,
                 Outcome::Retrying(_) => retrying += 1,

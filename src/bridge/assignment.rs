@@ -8,7 +8,8 @@
 //!   (`REMOVE_PREVIOUS_ASSIGNEE`); unassigned → nobody is added;
 //! - solved → a notice; closed → a notice and the group muted (`MUTE_CLOSED_GROUPS`);
 //!   reopened → unmuted;
-//! - a ticket whose group does not exist yet waits for it (the job retries).
+//! - a ticket whose group does not exist yet waits for it: the job retries, and the case asks
+//!   for a sync as soon as its group exists if events arrived meanwhile.
 //!
 //! Each notice's `Random` derives from the ticket, the kind of notice and how many of its kind
 //! were posted before, and the newest messages are checked before sending, so a notice is
@@ -18,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Bridge, BridgeError};
-use crate::bridge::open_case::TICKET_TAG;
 use crate::ids::{GroupId, TicketId};
 use crate::im::types::TextMessage;
 use crate::im::ImError;
@@ -55,7 +55,8 @@ impl Bridge {
         hint: Option<&AgentHint>,
     ) -> Result<(), BridgeError> {
         let Some(rec) = self.store.ticket(ticket).await? else {
-            return self.unknown_ticket(ticket).await;
+            tracing::debug!("not a ticket of the bridge; ignored");
+            return Ok(());
         };
         if rec.group_created_at.is_none() {
             return Err(BridgeError::NotReady(format!(
@@ -77,21 +78,6 @@ impl Bridge {
         self.converge_assignee(&rec, current.assignee_id, hint)
             .await?;
         self.converge_status(&rec, &current.status).await
-    }
-
-    /// A ticket the bridge has no record of: one of its cases still being opened (it carries
-    /// our tag: wait for it), or not the bridge's (ignore).
-    async fn unknown_ticket(&self, ticket: TicketId) -> Result<(), BridgeError> {
-        match self.zendesk.get_ticket(ticket.0).await {
-            Ok(t) if t.tags.iter().any(|tag| tag == TICKET_TAG) => Err(BridgeError::NotReady(
-                format!("ticket {ticket} is still being opened"),
-            )),
-            Ok(_) | Err(ZendeskError::NotFound) => {
-                tracing::debug!("not a ticket of the bridge; ignored");
-                Ok(())
-            }
-            Err(e) => Err(BridgeError::Zendesk(e)),
-        }
     }
 
     async fn converge_assignee(
@@ -142,13 +128,28 @@ impl Bridge {
                 .map_err(im_err)?;
             tracing::info!(agent_id = agent, "agent joined the group");
         }
-        if let Some(previous) = rec.agent_id.filter(|_| rules.remove_previous_assignee) {
-            let im_id = self.agent_im_id(previous);
-            self.im
-                .delete_group_member(group.as_str(), &[im_id.as_str()], Some("reassigned"), true)
+        if rules.remove_previous_assignee {
+            // From IM's member list, not from the record: an agent added by an attempt that
+            // crashed before recording it is removed too.
+            let keep = current.map(|a| self.agent_im_id(a));
+            let stale: Vec<String> = self
+                .im
+                .get_group_info(&[group.as_str()])
                 .await
-                .map_err(im_err)?;
-            tracing::info!(agent_id = previous, "previous assignee removed");
+                .map_err(im_err)?
+                .into_iter()
+                .flat_map(|g| g.member_list)
+                .map(|m| m.account)
+                .filter(|m| Some(m) != keep.as_ref() && *m != rec.user_id && self.is_agent_im_id(m))
+                .collect();
+            if !stale.is_empty() {
+                let stale: Vec<&str> = stale.iter().map(String::as_str).collect();
+                self.im
+                    .delete_group_member(group.as_str(), &stale, Some("reassigned"), true)
+                    .await
+                    .map_err(im_err)?;
+                tracing::info!(removed = ?stale, "previous assignee removed");
+            }
         }
         match current {
             Some(agent) => self.store.agent_joined(ticket, agent).await?,
@@ -223,6 +224,13 @@ impl Bridge {
     /// The IM UserID of a Zendesk agent.
     pub fn agent_im_id(&self, zendesk_user: u64) -> String {
         format!("{}{zendesk_user}", self.assignment.agent_prefix)
+    }
+
+    /// Whether an IM UserID is one the bridge gives agents (the prefix and digits).
+    fn is_agent_im_id(&self, im_id: &str) -> bool {
+        im_id
+            .strip_prefix(&self.assignment.agent_prefix)
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
     }
 }
 

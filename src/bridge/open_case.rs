@@ -105,7 +105,9 @@ impl Bridge {
         case: &CaseRecord,
         request: &NewCase,
     ) -> Result<(TicketId, bool), BridgeError> {
-        if request.reuse {
+        // Once a create was sent, a retry must finish that create (its answer may have been
+        // lost), never reuse another ticket instead.
+        if request.reuse && case.create_started_at.is_none() {
             if let Some(ticket) = self.reusable_ticket(&request.user).await? {
                 self.store
                     .set_case_ticket(&case.case_id, ticket, true, None)
@@ -146,8 +148,12 @@ impl Bridge {
                 return Ok(t);
             }
         }
-        let key = format!("ticket-bridge-{}", case.case_id);
         let (customer, remembered) = self.customer(request).await?;
+        // The key covers the whole request, so it names the requester too: Zendesk refuses a
+        // key reused with another body, and a create refused with one requester is retried
+        // with another.
+        let key = |customer: u64| format!("ticket-bridge-{}-{customer}", case.case_id);
+        self.store.mark_create_started(&case.case_id).await?;
         let mut ticket = NewTicket {
             subject: request.subject.clone(),
             comment: NewComment {
@@ -161,7 +167,11 @@ impl Bridge {
             tags: vec![TICKET_TAG.to_owned()],
             external_id: Some(marker),
         };
-        match self.zendesk.create_ticket(&ticket, Some(&key)).await {
+        match self
+            .zendesk
+            .create_ticket(&ticket, Some(&key(customer)))
+            .await
+        {
             // A remembered user that Zendesk no longer knows (deleted, merged): look again.
             Err(ZendeskError::Rejected { status: 422, .. }) if remembered => {
                 tracing::info!(
@@ -171,9 +181,8 @@ impl Bridge {
                 let (customer, _) = self.customer(request).await?;
                 ticket.requester = TicketRequester::Existing(customer);
                 ticket.submitter_id = Some(customer);
-                // A new key: the request differs from the one Zendesk refused.
                 self.zendesk
-                    .create_ticket(&ticket, Some(&format!("{key}-requester-{customer}")))
+                    .create_ticket(&ticket, Some(&key(customer)))
                     .await
                     .map_err(BridgeError::Zendesk)
             }
@@ -265,6 +274,12 @@ impl Bridge {
             }
             self.store.mark_group_created(ticket).await?;
             tracing::info!(group_id = %group_id, "IM group created");
+            // An agent may have been assigned while the group was being made.
+            if self.store.has_ticket_events(ticket).await? {
+                self.store
+                    .request_run(&crate::jobs::sync_ticket_job(ticket, None))
+                    .await?;
+            }
         }
         if rec.greeted_at.is_none() {
             self.greet(rec, &group_id).await?;
@@ -349,7 +364,9 @@ impl Bridge {
     }
 
     /// 10021: a group with the ticket's id exists but IM does not say it is ours. It is (an
-    /// earlier attempt whose answer was lost) if it carries our introduction.
+    /// earlier attempt whose answer was lost) if it carries our introduction and has no owner:
+    /// the bridge's groups are made by the admin without one, while a group a user made
+    /// (anyone can guess the next ticket id) is owned by that user.
     async fn adopt_existing_group(
         &self,
         rec: &TicketRecord,
@@ -362,9 +379,9 @@ impl Bridge {
             .get_group_info(&[group_id.as_str()])
             .await
             .map_err(|source| BridgeError::Im { ticket, source })?;
-        let ours = infos
-            .iter()
-            .any(|g| g.error_code == 0 && g.introduction == introduction(ticket));
+        let ours = infos.iter().any(|g| {
+            g.error_code == 0 && g.introduction == introduction(ticket) && g.owner.is_empty()
+        });
         if !ours {
             return Err(BridgeError::Im {
                 ticket,

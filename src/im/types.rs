@@ -183,6 +183,9 @@ pub struct GroupInfo {
     pub name: String,
     #[serde(default)]
     pub introduction: String,
+    /// Empty for a group made by the admin without an owner.
+    #[serde(default, rename = "Owner_Account")]
+    pub owner: String,
     #[serde(default)]
     pub member_num: u64,
     #[serde(default)]

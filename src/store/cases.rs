@@ -33,10 +33,12 @@ pub struct CaseRecord {
     pub ticket_id: Option<TicketId>,
     pub reused: bool,
     pub created_at: i64,
+    /// When a ticket create was first sent for the case.
+    pub create_started_at: Option<i64>,
 }
 
 const SELECT_CASE: &str = "SELECT case_id, user_id, idem_key, request_hash, request, ticket_id, \
-     reused, created_at FROM cases";
+     reused, created_at, create_started_at FROM cases";
 
 impl Store {
     /// Records a case and the job that will finish it, in one transaction. When the user's
@@ -90,6 +92,7 @@ impl Store {
             ticket_id: None,
             reused: false,
             created_at: now,
+            create_started_at: None,
         };
         Ok(Ok((record, job)))
     }
@@ -111,6 +114,20 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| case_from_row(&r)).transpose()
+    }
+
+    /// Records that a ticket create is about to be sent for the case (first time only).
+    pub async fn mark_create_started(&self, case_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE cases SET create_started_at = COALESCE(create_started_at, $1), updated_at = $2
+             WHERE case_id = $3",
+        )
+        .bind(now_ms())
+        .bind(now_ms())
+        .bind(case_id.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Links a case to the ticket it became; a new ticket is recorded in the same transaction.
@@ -196,5 +213,6 @@ fn case_from_row(r: &AnyRow) -> Result<CaseRecord> {
         ticket_id: ticket.map(|t| TicketId(t as u64)),
         reused: r.try_get::<i64, _>("reused")? != 0,
         created_at: r.try_get("created_at")?,
+        create_started_at: r.try_get("create_started_at")?,
     })
 }

@@ -17,8 +17,10 @@ pub struct InboundEvent {
 }
 
 impl Store {
-    /// Records the event and, in the same transaction, asks for `job` to run. Returns false
-    /// (and changes nothing) when the event was recorded before.
+    /// Records the event and, in the same transaction, asks for `job` to run if the event's
+    /// ticket is one of the bridge's (others' tickets cost no Zendesk call; a ticket recorded
+    /// later looks for its events itself: [`Store::has_ticket_events`]). Returns false (and
+    /// changes nothing) when the event was recorded before.
     pub async fn record_inbound(&self, event: &InboundEvent, job: Option<&NewJob>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let added = sqlx::query(
@@ -36,8 +38,13 @@ impl Store {
         .await?
         .rows_affected()
             > 0;
-        if added {
-            if let Some(job) = job {
+        if let (true, Some(job), Some(ticket)) = (added, job, event.ticket) {
+            let ours: Option<i64> =
+                sqlx::query_scalar("SELECT ticket_id FROM tickets WHERE ticket_id = $1")
+                    .bind(ticket.0 as i64)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if ours.is_some() {
                 request_run(&mut tx, job).await?;
             }
         }
@@ -45,10 +52,15 @@ impl Store {
         Ok(added)
     }
 
-    /// How many deliveries were recorded (for tests and the operator).
-    pub async fn inbound_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM inbound_events")
-            .fetch_one(&self.pool)
-            .await?)
+    /// Whether Zendesk reported an assignment or status change of `ticket`.
+    pub async fn has_ticket_events(&self, ticket: TicketId) -> Result<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM inbound_events WHERE ticket_id = $1 AND event_type <> $2 LIMIT 1",
+        )
+        .bind(ticket.0 as i64)
+        .bind(crate::zendesk::webhook::COMMENT_ADDED.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 }

@@ -1,7 +1,8 @@
 //! `jobs`: the durable job queue.
 //!
-//! A job is claimed with a lease (`locked_by`, `locked_until`); a worker that crashes simply
-//! lets its lease run out and the job is claimed again. Claims are one `UPDATE … RETURNING`
+//! A job is claimed with a lease (`locked_by` = a token of that one claim, `locked_until`); a
+//! worker that crashes simply lets its lease run out and the job is claimed again, and a claim
+//! that lost its lease can no longer extend, complete or fail the job. Claims are one `UPDATE … RETURNING`
 //! whose conditions are checked again on the row it updates, so two workers (or two
 //! processes sharing the database) never hold the same job.
 
@@ -95,7 +96,7 @@ impl Store {
     }
 
     /// Claims the runnable job that is due first, for `lease_ms`.
-    pub async fn claim_next(&self, worker: &str, lease_ms: i64) -> Result<Option<Job>> {
+    pub async fn claim_next(&self, token: &str, lease_ms: i64) -> Result<Option<Job>> {
         let now = now_ms();
         let row = sqlx::query(&format!(
             "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1, rerun = 0,
@@ -107,7 +108,7 @@ impl Store {
                AND status = 'queued' AND (locked_until IS NULL OR locked_until < $6)
              RETURNING {JOB_COLUMNS}"
         ))
-        .bind(worker.to_owned())
+        .bind(token.to_owned())
         .bind(now + lease_ms)
         .bind(now)
         .bind(now)
@@ -123,7 +124,7 @@ impl Store {
     pub async fn claim_by_key(
         &self,
         dedupe_key: &str,
-        worker: &str,
+        token: &str,
         lease_ms: i64,
         rearm_failed: bool,
     ) -> Result<Option<Job>> {
@@ -134,13 +135,14 @@ impl Store {
             "('queued')"
         };
         let row = sqlx::query(&format!(
-            "UPDATE jobs SET status = 'queued', locked_by = $1, locked_until = $2,
-                    attempts = attempts + 1, rerun = 0, updated_at = $3
+            "UPDATE jobs SET locked_by = $1, locked_until = $2,
+                    attempts = CASE WHEN status = 'failed' THEN 1 ELSE attempts + 1 END,
+                    status = 'queued', rerun = 0, updated_at = $3
              WHERE dedupe_key = $4 AND status IN {statuses}
                AND (locked_until IS NULL OR locked_until < $5)
              RETURNING {JOB_COLUMNS}"
         ))
-        .bind(worker.to_owned())
+        .bind(token.to_owned())
         .bind(now + lease_ms)
         .bind(now)
         .bind(dedupe_key.to_owned())
@@ -151,18 +153,18 @@ impl Store {
     }
 
     /// Extends a held lease; false if the lease was lost.
-    pub async fn extend_lease(&self, id: &str, worker: &str, lease_ms: i64) -> Result<bool> {
+    pub async fn extend_lease(&self, id: &str, token: &str, lease_ms: i64) -> Result<bool> {
         let q = sqlx::query(
             "UPDATE jobs SET locked_until = $1, updated_at = $2 WHERE id = $3 AND locked_by = $4",
         )
         .bind(now_ms() + lease_ms)
         .bind(now_ms());
-        held(&self.pool, q, id, worker).await
+        held(&self.pool, q, id, token).await
     }
 
     /// The job succeeded; false if this worker no longer held it. A job asked to run again
     /// while it ran ([`Store::request_run`]) is queued once more instead of done.
-    pub async fn complete_job(&self, id: &str, worker: &str) -> Result<bool> {
+    pub async fn complete_job(&self, id: &str, token: &str) -> Result<bool> {
         let q = sqlx::query(
             "UPDATE jobs SET status = CASE WHEN rerun = 1 THEN 'queued' ELSE 'done' END,
                     rerun = 0, attempts = 0, run_at = $1, locked_by = NULL, locked_until = NULL,
@@ -171,48 +173,49 @@ impl Store {
         )
         .bind(now_ms())
         .bind(now_ms());
-        held(&self.pool, q, id, worker).await
+        held(&self.pool, q, id, token).await
     }
 
-    /// The job failed for now: run it again at `run_at`.
-    pub async fn retry_job(
-        &self,
-        id: &str,
-        worker: &str,
-        run_at: i64,
-        error: &str,
-    ) -> Result<bool> {
+    /// The job failed for now: run it again at `run_at` — or at once if a run was asked for
+    /// while it ran.
+    pub async fn retry_job(&self, id: &str, token: &str, run_at: i64, error: &str) -> Result<bool> {
         let q = sqlx::query(
-            "UPDATE jobs SET run_at = $1, last_error = $2, locked_by = NULL, locked_until = NULL,
-                    updated_at = $3
-             WHERE id = $4 AND locked_by = $5",
+            "UPDATE jobs SET run_at = CASE WHEN rerun = 1 THEN $1 ELSE $2 END, rerun = 0,
+                    last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $4
+             WHERE id = $5 AND locked_by = $6",
         )
+        .bind(now_ms())
         .bind(run_at)
         .bind(error.to_owned())
         .bind(now_ms());
-        held(&self.pool, q, id, worker).await
+        held(&self.pool, q, id, token).await
     }
 
-    /// The job failed for good; it is kept, visible, and not run again by itself.
-    pub async fn fail_job(&self, id: &str, worker: &str, error: &str) -> Result<bool> {
+    /// The job failed for good; it is kept, visible, and not run again by itself — unless a
+    /// run was asked for while it ran (new information may change the outcome).
+    pub async fn fail_job(&self, id: &str, token: &str, error: &str) -> Result<bool> {
         let q = sqlx::query(
-            "UPDATE jobs SET status = 'failed', last_error = $1, locked_by = NULL, locked_until = NULL,
-                    updated_at = $2
-             WHERE id = $3 AND locked_by = $4",
+            "UPDATE jobs SET status = CASE WHEN rerun = 1 THEN 'queued' ELSE 'failed' END,
+                    attempts = CASE WHEN rerun = 1 THEN 0 ELSE attempts END,
+                    run_at = $1, rerun = 0, last_error = $2, locked_by = NULL,
+                    locked_until = NULL, updated_at = $3
+             WHERE id = $4 AND locked_by = $5",
         )
+        .bind(now_ms())
         .bind(error.to_owned())
         .bind(now_ms());
-        held(&self.pool, q, id, worker).await
+        held(&self.pool, q, id, token).await
     }
 
-    /// Hands back every job `worker` holds, to be run again at once (on shutdown).
+    /// Hands back every job whose claim token starts with `worker` and a colon, to be run
+    /// again at once (on shutdown).
     pub async fn release_jobs(&self, worker: &str) -> Result<u64> {
         let done = sqlx::query(
             "UPDATE jobs SET locked_by = NULL, locked_until = NULL, updated_at = $1
-             WHERE locked_by = $2 AND status = 'queued'",
+             WHERE locked_by LIKE $2 AND status = 'queued'",
         )
         .bind(now_ms())
-        .bind(worker.to_owned())
+        .bind(format!("{worker}:%"))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
@@ -242,7 +245,8 @@ impl Store {
     /// Re-arms a job (failed or waiting) to run now; false if it is done or unknown.
     pub async fn rearm_job(&self, dedupe_key: &str) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE jobs SET status = 'queued', run_at = $1, updated_at = $2
+            "UPDATE jobs SET attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END,
+                    status = 'queued', run_at = $1, updated_at = $2
              WHERE dedupe_key = $3 AND status IN ('queued', 'failed')",
         )
         .bind(now_ms())
@@ -254,17 +258,17 @@ impl Store {
     }
 }
 
-/// Runs `query` (whose last two parameters are the job id and the worker) and says whether it
-/// changed the job, i.e. whether the worker still held it.
+/// Runs `query` (whose last two parameters are the job id and the claim token) and says
+/// whether it changed the job, i.e. whether that claim still held it.
 async fn held<'q>(
     pool: &sqlx::AnyPool,
     query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
     id: &str,
-    worker: &str,
+    token: &str,
 ) -> Result<bool> {
     let done = query
         .bind(id.to_owned())
-        .bind(worker.to_owned())
+        .bind(token.to_owned())
         .execute(pool)
         .await?;
     Ok(done.rows_affected() > 0)

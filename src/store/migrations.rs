@@ -94,6 +94,14 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE jobs ADD COLUMN rerun BIGINT NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        5,
+        &[
+            // Set before the first ticket create is sent: from then on a retry of the case
+            // creates (with its key) and never looks for a ticket to reuse instead.
+            "ALTER TABLE cases ADD COLUMN create_started_at BIGINT",
+        ],
+    ),
 ];
 
 pub(super) async fn run(pool: &AnyPool) -> Result<()> {

@@ -356,6 +356,9 @@ impl ZendeskClient {
             StatusCode::BAD_REQUEST if body.error == "IdempotentRequestError" => {
                 ZendeskError::IdempotencyConflict
             }
+            // What Zendesk answers while a request with the same Idempotency-Key is still in
+            // flight is not documented; 409 is what such APIs send: wait and try again.
+            StatusCode::CONFLICT => ZendeskError::Unavailable { status: 409 },
             s if s.is_server_error() => ZendeskError::Unavailable { status: s.as_u16() },
             s => ZendeskError::Rejected {
                 status: s.as_u16(),
