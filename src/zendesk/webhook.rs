@@ -178,6 +178,10 @@ pub fn parse_utc(s: &str) -> Option<i64> {
     let (date, time) = rest.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    // Four-digit years only: a huge one would overflow the day arithmetic below.
+    if !(1970..=9999).contains(&y) {
+        return None;
+    }
     let time = time.split('.').next()?;
     let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
     let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);

@@ -31,6 +31,7 @@ pub struct TestApp {
     pub zendesk: ZendeskEmulator,
     pub signer: UserSigner,
     pub db: TempDb,
+    pub im_url: String,
     pub zendesk_url: String,
     _im_served: Served,
     _zendesk_served: Served,
@@ -179,6 +180,7 @@ async fn spawn_on(
         zendesk: upstreams.zendesk,
         signer: UserSigner::new(SDKAPPID, Secret::new(IM_KEY)),
         db,
+        im_url: upstreams.im_served.base_url.clone(),
         zendesk_url: upstreams.zendesk_served.base_url.clone(),
         _im_served: upstreams.im_served,
         _zendesk_served: upstreams.zendesk_served,
@@ -260,15 +262,13 @@ impl TestApp {
         .await
     }
 
-    /// Waits until no job is due or running (the bridge's background work is done).
+    /// Waits until no job is queued, running or waiting out a backoff (the bridge's
+    /// background work is done: every job is done or failed).
     pub async fn wait_for_jobs(&self) {
         let until = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let busy = self
-                .sql_scalar(&format!(
-                    "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND run_at <= {}",
-                    now_ms() + 100
-                ))
+                .sql_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
                 .await;
             if busy == 0 {
                 return;
@@ -427,7 +427,7 @@ pub async fn wait_ready(port: u16) {
     }
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -77,6 +77,12 @@ async fn an_assignment_in_zendesk_puts_the_agent_in_the_group_once() {
     }
     settle(&app).await;
     assert_eq!(self::notices(&app, ticket).len(), 1);
+    assert_eq!(
+        app.inbound_count("zen:event-type:ticket.agent_assignment_changed")
+            .await,
+        1,
+        "the redeliveries were recognised as one event"
+    );
 }
 
 #[tokio::test]
