@@ -43,6 +43,20 @@ struct SyncTicketPayload {
     agent: Option<AgentHint>,
 }
 
+/// The job that opens `case_id`, with an optional claim (token, until).
+pub fn open_case_job(case_id: &str, lease: Option<(String, i64)>) -> NewJob {
+    NewJob {
+        kind: OPEN_CASE.to_owned(),
+        payload: serde_json::json!(OpenCasePayload {
+            case_id: case_id.to_owned(),
+        })
+        .to_string(),
+        dedupe_key: open_case_key(case_id),
+        run_at: now_ms(),
+        lease,
+    }
+}
+
 /// The job that syncs `ticket`; `request_run` it (level-triggered: one per ticket, re-armed).
 pub fn sync_ticket_job(ticket: TicketId, agent: Option<AgentHint>) -> NewJob {
     NewJob {
@@ -121,15 +135,11 @@ impl Jobs {
     }
 
     /// The job that opens `case_id`, already claimed by this worker (the caller runs it now).
-    pub fn open_case_job(&self, case_id: &str) -> NewJob {
-        let now = now_ms();
-        NewJob {
-            kind: OPEN_CASE.to_owned(),
-            payload: serde_json::json!({ "case_id": case_id }).to_string(),
-            dedupe_key: open_case_key(case_id),
-            run_at: now,
-            lease: Some((self.new_token(), now + self.lease_ms())),
-        }
+    pub fn claimed_open_case_job(&self, case_id: &str) -> NewJob {
+        open_case_job(
+            case_id,
+            Some((self.new_token(), now_ms() + self.lease_ms())),
+        )
     }
 
     /// Claims the job with `dedupe_key` for this worker now, if nobody holds it and it is not

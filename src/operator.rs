@@ -4,9 +4,9 @@
 use std::fmt::Write;
 
 use crate::ids::TicketId;
-use crate::jobs::{open_case_key, sync_ticket_job, Jobs};
+use crate::jobs::{open_case_job, open_case_key, sync_ticket_job, Jobs};
 use crate::secret::Secret;
-use crate::store::{now_ms, JobStatus, NewJob, Store, StoreError};
+use crate::store::{JobStatus, Store, StoreError};
 use crate::zendesk::types::Webhook;
 use crate::zendesk::webhook::{ASSIGNMENT_CHANGED, COMMENT_ADDED, STATUS_CHANGED};
 use crate::zendesk::{ZendeskClient, ZendeskError};
@@ -42,15 +42,7 @@ pub async fn reconcile(store: &Store, jobs: &Jobs) -> Result<ReconcileReport, St
         let key = open_case_key(case_id);
         if !store.rearm_job(&key).await? && store.job_by_key(&key).await?.is_none() {
             // Cannot happen (a case and its job are written together), but repair it if so.
-            store
-                .enqueue(&NewJob {
-                    kind: crate::jobs::OPEN_CASE.to_owned(),
-                    payload: serde_json::json!({ "case_id": case_id }).to_string(),
-                    dedupe_key: key,
-                    run_at: now_ms(),
-                    lease: None,
-                })
-                .await?;
+            store.enqueue(&open_case_job(case_id, None)).await?;
         }
     }
     let (done, retrying, failed) = jobs.drain().await?;
@@ -67,11 +59,15 @@ pub async fn reconcile(store: &Store, jobs: &Jobs) -> Result<ReconcileReport, St
 /// A listing of the job queue: counts by status, then every job that failed for good.
 pub async fn jobs_report(store: &Store) -> Result<String, StoreError> {
     let mut out = String::new();
-    let failed = store.jobs_with_status(JobStatus::Failed).await?;
+    let counts = store.job_counts().await?;
     for status in [JobStatus::Queued, JobStatus::Done, JobStatus::Failed] {
-        let n = store.jobs_with_status(status).await?.len();
+        let n = counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n);
         let _ = writeln!(out, "{:<7} {n}", status.as_str());
     }
+    let failed = store.jobs_with_status(JobStatus::Failed).await?;
     if !failed.is_empty() {
         let _ = writeln!(
             out,

@@ -83,7 +83,14 @@ impl Pacer {
             at
         };
         tokio::time::sleep_until(at).await;
-        Ok(())
+        // A pause that began while this call waited (a 429 meanwhile) holds it back too.
+        loop {
+            let paused_until = self.lock().paused_until;
+            if Instant::now() >= paused_until {
+                return Ok(());
+            }
+            tokio::time::sleep_until(paused_until).await;
+        }
     }
 
     /// Nobody goes before `wait` from now (the upstream said so).
@@ -162,6 +169,28 @@ mod tests {
         // The refused call reserved nothing: the next one still gets the first free slot.
         pacer.acquire(now + Duration::from_secs(2)).await.unwrap();
         assert_eq!(now.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_back_calls_already_waiting() {
+        let pacer = std::sync::Arc::new(Pacer::new(1.0, 1));
+        let start = Instant::now();
+        pacer
+            .acquire(start + Duration::from_secs(60))
+            .await
+            .unwrap();
+        let waiting = {
+            let pacer = pacer.clone();
+            tokio::spawn(async move { pacer.acquire(start + Duration::from_secs(60)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        pacer.pause(Duration::from_secs(10)); // its slot was at 1 s
+        waiting.await.unwrap().unwrap();
+        assert!(
+            start.elapsed() >= Duration::from_millis(10_100),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

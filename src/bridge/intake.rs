@@ -72,7 +72,7 @@ pub async fn submit(
     };
     let store = jobs.store();
     let job = match store
-        .insert_case(&record, &jobs.open_case_job(&case_id))
+        .insert_case(&record, &jobs.claimed_open_case_job(&case_id))
         .await?
     {
         Ok((new, job)) => {

@@ -28,8 +28,14 @@ pub async fn zendesk_webhook(
             "webhooks are refused: ZENDESK_WEBHOOK_SECRET is not set (see `ticket-bridge setup-zendesk`)".into(),
         )
     })?;
-    let body = body.map_err(|_| ApiError::PayloadTooLarge {
-        limit: MAX_BODY_BYTES,
+    let body = body.map_err(|r| {
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            }
+        } else {
+            ApiError::InvalidJson(format!("could not read the body: {r}"))
+        }
     })?;
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     webhook::verify(
@@ -67,11 +73,17 @@ pub async fn zendesk_webhook(
             (webhook::COMMENT_ADDED.to_owned(), ticket, event_id, None)
         }
     };
-    // Zendesk's retries of one invocation share its id; without one, the event id or the body.
+    // Zendesk's retries of one invocation share its id; without one, the event id, or the
+    // signed timestamp and body (a trigger firing A→B→A sends the same body twice).
     let id = header(webhook::INVOCATION_HEADER)
         .map(str::to_owned)
         .or(event_id)
-        .unwrap_or_else(|| format!("{:x}", Sha256::digest(&body)));
+        .unwrap_or_else(|| {
+            let mut h = Sha256::new();
+            h.update(header(webhook::TIMESTAMP_HEADER).unwrap_or_default());
+            h.update(&body);
+            format!("{:x}", h.finalize())
+        });
     let recorded = InboundEvent {
         id,
         source: "zendesk".into(),

@@ -231,6 +231,17 @@ impl Store {
         row.map(|r| job_from_row(&r)).transpose()
     }
 
+    /// How many jobs there are in each status.
+    pub async fn job_counts(&self) -> Result<Vec<(JobStatus, i64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((JobStatus::parse(&s)?, n)))
+            .collect()
+    }
+
     /// Jobs with `status`, oldest first.
     pub async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>> {
         let rows = sqlx::query(&format!(
