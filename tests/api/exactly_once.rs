@@ -313,6 +313,38 @@ async fn a_ticket_create_that_times_out_after_zendesk_made_it_is_not_repeated() 
 }
 
 #[tokio::test]
+async fn after_zendesks_two_hour_key_window_the_ticket_is_found_not_made_again() {
+    let app = spawn_app_with(|env| {
+        env.insert("ZENDESK_TIMEOUT_SECS".into(), "1".into());
+        env.insert("REQUEST_DEADLINE_SECS".into(), "1".into());
+    })
+    .await;
+    app.zendesk.faults().inject(FaultRule::new(
+        "/api/v2/tickets",
+        Fault::SlowResponse(Duration::from_millis(1500)),
+        1,
+    ));
+    let first = app.create_ticket_with_key(&case("alice"), "k-1").await;
+    assert_error(first, 503, "zendesk_unavailable").await;
+    assert_eq!(app.zendesk.tickets().len(), 1, "made, answer lost");
+    // Three hours pass before the retry: Zendesk has forgotten the Idempotency-Key.
+    app.zendesk.advance_clock(Duration::from_secs(3 * 3600));
+    app.sql("UPDATE cases SET created_at = created_at - 10800000")
+        .await;
+
+    wait_until(Duration::from_secs(15), || app.im.groups().len() == 1).await;
+
+    assert_eq!(app.zendesk.tickets().len(), 1, "found by its external_id");
+    let done: Value = app
+        .create_ticket_with_key(&case("alice"), "k-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["TicketId"], app.zendesk.tickets()[0].id);
+}
+
+#[tokio::test]
 async fn a_permanent_failure_is_kept_for_the_operator_and_reconcile_finishes_it() {
     let app = spawn_app().await;
     app.im
