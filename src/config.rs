@@ -100,6 +100,8 @@ pub struct Config {
     pub job_workers: usize,
     /// How long a job claim lasts without a heartbeat (how soon a crashed process's jobs resume).
     pub job_lease: Duration,
+    /// How long running jobs may go on after a stop is asked for.
+    pub shutdown_grace: Duration,
     pub assignment: AssignmentConfig,
 }
 
@@ -186,6 +188,7 @@ impl Config {
         let request_deadline = r.seconds("REQUEST_DEADLINE_SECS", 15);
         let job_workers = r.positive(&["JOB_WORKERS"], 4) as usize;
         let job_lease = r.seconds("JOB_LEASE_SECS", 60);
+        let shutdown_grace = r.seconds("SHUTDOWN_GRACE_SECS", 10);
         let assignment = r.assignment();
 
         match (zendesk, im) {
@@ -202,6 +205,7 @@ impl Config {
                 request_deadline,
                 job_workers,
                 job_lease,
+                shutdown_grace,
                 assignment,
             }),
             _ => Err(ConfigError {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::bridge::assignment::AgentHint;
 use crate::bridge::{Bridge, BridgeError, CaseDone};
@@ -99,7 +99,13 @@ pub struct Jobs {
     wake: Arc<Notify>,
     /// How long a claim lasts without a heartbeat: how soon a crashed process's jobs resume.
     lease: Duration,
+    /// One permit per running execution (the workers' and those requests started), so a
+    /// stop can wait for them before handing their jobs back.
+    running: Arc<Semaphore>,
 }
+
+/// More executions than could ever run at once.
+const MAX_RUNNING: u32 = 1 << 20;
 
 impl std::fmt::Debug for Jobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,6 +123,7 @@ impl Jobs {
             worker: format!("{:016x}", rand::random::<u64>()).into(),
             wake: Arc::new(Notify::new()),
             lease,
+            running: Arc::new(Semaphore::new(MAX_RUNNING as usize)),
         }
     }
 
@@ -153,6 +160,7 @@ impl Jobs {
     /// Runs a job this worker holds and records how it went.
     #[tracing::instrument(skip_all, fields(job = %job.dedupe_key, attempt = job.attempts))]
     pub async fn execute(&self, job: &Job) -> Result<Outcome, StoreError> {
+        let _running = self.running.acquire().await;
         let token = job.locked_by.clone().unwrap_or_default();
         let run = self.run(job);
         let heartbeat = async {
@@ -249,7 +257,7 @@ impl Jobs {
     }
 
     /// Claims and runs due jobs with `concurrency` workers until `stop` turns true; then
-    /// waits up to `grace` for running jobs and hands back whatever is unfinished.
+    /// waits up to `grace` for the workers' running jobs (see [`Jobs::stop`] for the rest).
     pub async fn run_workers(
         self,
         concurrency: usize,
@@ -268,6 +276,17 @@ impl Jobs {
             .is_err()
         {
             tasks.abort_all();
+        }
+    }
+
+    /// Waits up to `grace` for every running execution (those requests started included) to
+    /// finish, then hands back whatever this worker still holds.
+    pub async fn stop(&self, grace: Duration) {
+        if tokio::time::timeout(grace, self.running.acquire_many(MAX_RUNNING))
+            .await
+            .is_err()
+        {
+            tracing::warn!("jobs still running at the end of the grace period; handing them back");
         }
         self.release().await;
     }

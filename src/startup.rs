@@ -19,8 +19,6 @@ use crate::zendesk::ZendeskClient;
 
 /// Validity of the admin UserSig used for IM REST calls; renewed when a quarter is left.
 const ADMIN_SIG_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How long running jobs may go on after a stop is asked for.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -105,6 +103,7 @@ pub struct Application {
     router: axum::Router,
     jobs: Jobs,
     job_workers: usize,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -157,6 +156,7 @@ impl Application {
             router,
             jobs: parts.jobs,
             job_workers: config.job_workers,
+            shutdown_grace: config.shutdown_grace,
         })
     }
 
@@ -165,7 +165,7 @@ impl Application {
     }
 
     /// Serves and runs the job workers until `shutdown` resolves; then stops accepting,
-    /// finishes the requests in flight, gives running jobs [`SHUTDOWN_GRACE`] and hands back
+    /// finishes the requests in flight, gives running jobs `SHUTDOWN_GRACE_SECS` and hands back
     /// whatever is unfinished for the next start.
     pub async fn run_until(
         self,
@@ -175,7 +175,7 @@ impl Application {
         let workers = tokio::spawn(self.jobs.clone().run_workers(
             self.job_workers,
             stopped,
-            SHUTDOWN_GRACE,
+            self.shutdown_grace,
         ));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
@@ -184,8 +184,8 @@ impl Application {
         if let Err(e) = workers.await {
             tracing::error!(error = %e, "job workers stopped abnormally");
         }
-        // Jobs that requests were still running in the background go back too.
-        self.jobs.release().await;
+        // Jobs that requests were still running in the background finish or go back too.
+        self.jobs.stop(self.shutdown_grace).await;
         served
     }
 }

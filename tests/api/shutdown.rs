@@ -22,6 +22,7 @@ async fn sigterm_hands_unfinished_jobs_to_the_next_start() {
     env.insert("REQUEST_DEADLINE_SECS".into(), "1".into());
     // Without the hand-back, the next start would wait this long for the job.
     env.insert("JOB_LEASE_SECS".into(), "60".into());
+    env.insert("SHUTDOWN_GRACE_SECS".into(), "1".into());
     let mut bridge = bridge_process(&env, &db).spawn().unwrap();
     wait_ready(port).await;
     // IM hangs on the group: the case's job is still running when the stop comes.
