@@ -9,7 +9,7 @@ use serde_json::Value;
 use ticket_bridge::secret::Secret;
 use ticket_bridge::usersig::UserSigner;
 
-use crate::helpers::TempDb;
+use crate::helpers::{KillOnDrop, TempDb};
 
 /// The binary with an empty environment, run in `dir`.
 fn bridge(dir: &TempDb) -> Command {
@@ -23,15 +23,17 @@ fn bridge(dir: &TempDb) -> Command {
 #[tokio::test]
 async fn the_sandbox_opens_a_case_with_the_curl_it_prints() {
     let dir = TempDb::new();
-    let mut child = bridge(&dir)
-        .arg("sandbox")
-        .env("PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sandbox starts");
+    let mut child = KillOnDrop(
+        bridge(&dir)
+            .arg("sandbox")
+            .env("PORT", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sandbox starts"),
+    );
     let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
@@ -95,8 +97,7 @@ async fn the_sandbox_opens_a_case_with_the_curl_it_prints() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     let texts: Vec<&str> = joined["groups"][0]["messages"]
         .as_array()
         .unwrap()

@@ -3,7 +3,6 @@
 //! emulators (in this process) outlive every crash; the assertions read their state.
 
 use std::collections::HashSet;
-use std::process::Child;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,7 +10,9 @@ use ticket_bridge::secret::Secret;
 use ticket_bridge::usersig::UserSigner;
 use tokio::time::Instant;
 
-use crate::helpers::{bridge_process, case, free_port, TempDb, Upstreams, IM_KEY, SDKAPPID};
+use crate::helpers::{
+    bridge_process, case, free_port, KillOnDrop, TempDb, Upstreams, IM_KEY, SDKAPPID,
+};
 
 const CLIENTS: usize = 16;
 const KILLS: u32 = 5;
@@ -29,10 +30,13 @@ async fn every_case_survives_repeated_sigkills_exactly_once() {
     env.insert("JOB_LEASE_SECS".into(), "2".into());
     env.insert("REQUEST_DEADLINE_SECS".into(), "2".into());
     env.insert("RUST_LOG".into(), "warn".into());
-    let start = || -> Child {
-        bridge_process(&env, &db)
-            .spawn()
-            .expect("the bridge starts")
+    // Killed when the test ends, even if it fails half-way.
+    let start = || {
+        KillOnDrop(
+            bridge_process(&env, &db)
+                .spawn()
+                .expect("the bridge starts"),
+        )
     };
     let mut bridge = start();
 
@@ -52,16 +56,15 @@ async fn every_case_survives_repeated_sigkills_exactly_once() {
             .filter(|g| g.messages.iter().any(|m| !m.system))
             .count();
         unfinished_at_kill.push(CLIENTS - greeted);
-        bridge.kill().expect("SIGKILL");
-        bridge.wait().expect("reaped");
+        bridge.0.kill().expect("SIGKILL");
+        bridge.0.wait().expect("reaped");
         bridge = start();
     }
     let mut answers = Vec::new();
     for c in clients {
         answers.push(c.await.expect("client finished"));
     }
-    bridge.kill().ok();
-    bridge.wait().ok();
+    drop(bridge);
 
     let mid_run = unfinished_at_kill.iter().filter(|&&n| n > 0).count();
     assert!(

@@ -459,3 +459,14 @@ pub fn sign_webhook(secret: &str, timestamp: &str, body: &[u8]) -> String {
 pub fn unix_now() -> i64 {
     now_ms() / 1000
 }
+
+/// A spawned process that is killed when the test ends, even when it fails half-way (a
+/// panicking test must not leave a server running).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

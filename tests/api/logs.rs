@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use serde_json::json;
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 
-use crate::helpers::{case, sign_webhook, unix_now, utc, TempDb, Upstreams, IM_KEY, ZENDESK_TOKEN};
+use crate::helpers::{
+    case, sign_webhook, unix_now, utc, KillOnDrop, TempDb, Upstreams, IM_KEY, ZENDESK_TOKEN,
+};
 
 const WEBHOOK_SECRET: &str = "test-webhook-signing-secret-4f1c2a";
 
@@ -25,21 +27,23 @@ async fn no_secret_ever_reaches_the_logs() {
         zendesk_served: _zendesk_served,
         ..
     } = up;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ticket-bridge"))
-        .arg("serve")
-        .current_dir(db.work_dir())
-        .env_clear()
-        .envs(env)
-        .env("ZENDESK_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_ticket-bridge"))
+            .arg("serve")
+            .current_dir(db.work_dir())
+            .env_clear()
+            .envs(env)
+            .env("ZENDESK_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts"),
+    );
     let (tx, rx) = mpsc::channel::<String>();
     for stream in [
-        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.0.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.0.stdout.take().unwrap()),
     ] {
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -141,8 +145,7 @@ async fn no_secret_ever_reaches_the_logs() {
         .unwrap();
     assert_eq!(unreachable.status(), 202);
 
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child); // killed and reaped: its pipes close and the readers end
     logs.extend(rx.iter());
     let text = logs.join("\n");
 

@@ -9,7 +9,8 @@ use ticket_bridge::secret::Secret;
 use ticket_bridge::usersig::UserSigner;
 
 use crate::helpers::{
-    bridge_process, case, free_port, wait_ready, wait_until, TempDb, Upstreams, IM_KEY, SDKAPPID,
+    bridge_process, case, free_port, wait_ready, wait_until, KillOnDrop, TempDb, Upstreams, IM_KEY,
+    SDKAPPID,
 };
 
 #[tokio::test]
@@ -23,7 +24,7 @@ async fn sigterm_hands_unfinished_jobs_to_the_next_start() {
     // Without the hand-back, the next start would wait this long for the job.
     env.insert("JOB_LEASE_SECS".into(), "60".into());
     env.insert("SHUTDOWN_GRACE_SECS".into(), "1".into());
-    let mut bridge = bridge_process(&env, &db).spawn().unwrap();
+    let mut bridge = KillOnDrop(bridge_process(&env, &db).spawn().unwrap());
     wait_ready(port).await;
     // IM hangs on the group: the case's job is still running when the stop comes.
     up.im.faults().inject(FaultRule::always(
@@ -43,11 +44,11 @@ async fn sigterm_hands_unfinished_jobs_to_the_next_start() {
     let body: Value = resp.json().await.unwrap();
 
     let term = std::process::Command::new("kill")
-        .args(["-TERM", &bridge.id().to_string()])
+        .args(["-TERM", &bridge.0.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
-    let stopped = tokio::task::spawn_blocking(move || bridge.wait())
+    let stopped = tokio::task::spawn_blocking(move || bridge.0.wait())
         .await
         .unwrap()
         .unwrap();
@@ -60,7 +61,7 @@ async fn sigterm_hands_unfinished_jobs_to_the_next_start() {
     );
 
     up.im.faults().clear();
-    let mut restarted = bridge_process(&env, &db).spawn().unwrap();
+    let restarted = KillOnDrop(bridge_process(&env, &db).spawn().unwrap());
     let group = format!("ZENDESK#{}", body["TicketId"]);
     wait_until(Duration::from_secs(10), || {
         up.im
@@ -68,7 +69,6 @@ async fn sigterm_hands_unfinished_jobs_to_the_next_start() {
             .is_some_and(|g| g.messages.iter().any(|m| !m.system))
     })
     .await;
-    restarted.kill().ok();
-    restarted.wait().ok();
+    drop(restarted);
     assert_eq!(up.zendesk.tickets().len(), 1);
 }
