@@ -31,10 +31,66 @@ pub struct TestApp {
     pub zendesk: ZendeskEmulator,
     pub signer: UserSigner,
     pub db: TempDb,
+    /// The PostgreSQL database the app runs on, when it does (else SQLite in `db`).
+    pub pg: Option<PgDb>,
     pub im_url: String,
     pub zendesk_url: String,
     _im_served: Served,
     _zendesk_served: Served,
+}
+
+/// A fresh PostgreSQL database on this machine's server (`TEST_POSTGRES_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test` to administer), dropped when the test ends.
+pub struct PgDb {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDb {
+    pub async fn create() -> Self {
+        let admin_url = std::env::var("TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("tb_test_{:016x}", rand::random::<u64>());
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("PostgreSQL is running (scripts/test starts it)");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create a test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
+        Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop is not async: a short-lived runtime on its own thread does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let mut conn =
+                    <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .map(drop)
+            })
+            .map_err(std::io::Error::other)
+        })
+        .join();
+    }
 }
 
 /// A SQLite file removed when the test ends.
@@ -148,6 +204,26 @@ pub async fn spawn_app_with_webhooks(
     app
 }
 
+/// Spawns the app on a fresh PostgreSQL database instead of a SQLite file.
+pub async fn spawn_app_on_postgres(
+    webhooks: bool,
+    customize: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
+    let pg = PgDb::create().await;
+    let url = pg.url.clone();
+    let on_pg = |env: &mut HashMap<String, String>| {
+        env.insert("DATABASE_URL".into(), url);
+        customize(env);
+    };
+    let mut app = if webhooks {
+        spawn_app_with_webhooks(on_pg).await
+    } else {
+        spawn_app_with(on_pg).await
+    };
+    app.pg = Some(pg);
+    app
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -180,6 +256,7 @@ async fn spawn_on(
         zendesk: upstreams.zendesk,
         signer: UserSigner::new(SDKAPPID, Secret::new(IM_KEY)),
         db,
+        pg: None,
         im_url: upstreams.im_served.base_url.clone(),
         zendesk_url: upstreams.zendesk_served.base_url.clone(),
         _im_served: upstreams.im_served,
@@ -278,23 +355,30 @@ impl TestApp {
         }
     }
 
-    async fn sql_scalar(&self, query: &str) -> i64 {
+    /// A connection to the app's own database (its `DATABASE_URL`).
+    async fn connect_db(&self) -> sqlx::AnyConnection {
         sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db.url())
+        let url = self
+            .env
+            .get("DATABASE_URL")
+            .cloned()
+            .unwrap_or_else(|| self.db.url());
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
             .await
-            .expect("open the bridge's database");
+            .unwrap_or_else(|e| panic!("open the bridge's database {url}: {e}"))
+    }
+
+    async fn sql_scalar(&self, query: &str) -> i64 {
+        let mut conn = self.connect_db().await;
         sqlx::query_scalar(query)
             .fetch_one(&mut conn)
             .await
             .expect("query runs")
     }
 
-    /// Runs one SQL statement on the bridge's own database file.
+    /// Runs one SQL statement on the bridge's own database.
     pub async fn sql(&self, statement: &str) {
-        sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db.url())
-            .await
-            .expect("open the bridge's database");
+        let mut conn = self.connect_db().await;
         sqlx::query(statement)
             .execute(&mut conn)
             .await

@@ -9,6 +9,7 @@ mod helpers;
 mod http_basics;
 mod im_client;
 mod logs;
+mod postgres;
 mod regressions;
 mod shutdown;
 mod upstream_failures;
