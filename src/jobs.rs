@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use crate::ratelimit::jittered_backoff;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify, Semaphore};
 
@@ -352,12 +352,10 @@ fn ticket_of(e: &BridgeError) -> Option<u64> {
     }
 }
 
-/// Full-jitter exponential backoff: uniform in [base, min(max, base·2^(attempt-1))].
+/// Uniform in [base, min(max, base·2^(attempt-1))].
 fn backoff(attempt: i64) -> Duration {
-    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let cap = BACKOFF_BASE.saturating_mul(1u32 << exp).min(BACKOFF_MAX);
-    let ms = rand::thread_rng().gen_range(BACKOFF_BASE.as_millis() as u64..=cap.as_millis() as u64);
-    Duration::from_millis(ms)
+    let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    jittered_backoff(BACKOFF_BASE, BACKOFF_MAX, exponent, BACKOFF_BASE)
 }
 
 #[cfg(test)]

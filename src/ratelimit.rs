@@ -100,6 +100,25 @@ impl Pacer {
     }
 }
 
+/// Retry timing: exponential backoff with full jitter, uniform in
+/// [`floor`, min(`max`, `base`·2^`exponent`)].
+pub(crate) fn jittered_backoff(
+    base: Duration,
+    max: Duration,
+    exponent: u32,
+    floor: Duration,
+) -> Duration {
+    let cap = base
+        .saturating_mul(1u32.checked_shl(exponent.min(20)).unwrap_or(u32::MAX))
+        .min(max)
+        .max(floor);
+    let ms = rand::Rng::gen_range(
+        &mut rand::thread_rng(),
+        floor.as_millis() as u64..=cap.as_millis() as u64,
+    );
+    Duration::from_millis(ms)
+}
+
 /// (interval, tolerance) for a rate and burst.
 fn shape(per_second: f64, burst: u32) -> (Duration, Duration) {
     let interval = Duration::from_secs_f64(1.0 / per_second.max(1e-6));

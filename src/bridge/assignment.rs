@@ -16,7 +16,6 @@
 //! never posted twice even when a crash hits between posting it and recording it.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{Bridge, BridgeError};
 use crate::ids::{GroupId, TicketId};
@@ -237,6 +236,5 @@ impl Bridge {
 /// A notice's `Random`: the same for every attempt at the same notice, different for the next
 /// notice of its kind.
 fn notice_random(ticket: TicketId, kind: &str, who: u64, before: i64) -> u32 {
-    let digest = Sha256::digest(format!("{kind}:{ticket}:{who}:{before}"));
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+    super::stable_random(&format!("{kind}:{ticket}:{who}:{before}"))
 }

@@ -31,6 +31,14 @@ pub enum BridgeError {
     NotReady(String),
 }
 
+/// A message `Random` derived from `label`: the same on every attempt to post the same
+/// message, so IM drops a resend within its five-minute duplicate window.
+pub(crate) fn stable_random(label: &str) -> u32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(label);
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
 impl BridgeError {
     /// Whether running the flow again later may succeed (upstream outages, rate limits,
     /// timeouts, a busy database); otherwise the request itself is wrong or the state broken.

@@ -464,8 +464,7 @@ fn introduction(ticket: TicketId) -> String {
 
 /// The greeting's `Random`: the same for every attempt on one ticket.
 fn greeting_random(ticket: TicketId) -> u32 {
-    let digest = Sha256::digest(format!("greeting:{ticket}"));
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+    super::stable_random(&format!("greeting:{ticket}"))
 }
 
 #[cfg(test)]

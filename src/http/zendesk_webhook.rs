@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::{AppState, MAX_BODY_BYTES};
 use crate::jobs::sync_ticket_job;
-use crate::store::InboundEvent;
+use crate::store::{now_ms, InboundEvent};
 use crate::zendesk::webhook::{self, WebhookError, WebhookEvent};
 
 pub async fn zendesk_webhook(
@@ -43,7 +43,7 @@ pub async fn zendesk_webhook(
         header(webhook::SIGNATURE_HEADER),
         header(webhook::TIMESTAMP_HEADER),
         &body,
-        unix_now(),
+        now_ms() / 1000,
     )
     .map_err(|e| {
         tracing::warn!(error = %e, "webhook refused");
@@ -109,11 +109,4 @@ pub async fn zendesk_webhook(
     Ok(Json(json!({
         "status": if added { "accepted" } else { "duplicate" },
     })))
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

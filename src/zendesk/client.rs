@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use crate::ratelimit::jittered_backoff;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -405,13 +405,14 @@ fn transport_error(e: reqwest::Error) -> ZendeskError {
     }
 }
 
-/// Full-jitter exponential backoff: uniform in [0, min(max, base·2^attempt)].
+/// Uniform in [10 ms, min(max, base·2^attempt)].
 fn backoff(attempt: u32) -> Duration {
-    let cap = BACKOFF_BASE
-        .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
-        .min(BACKOFF_MAX);
-    let ms = rand::thread_rng().gen_range(0..=cap.as_millis() as u64);
-    Duration::from_millis(ms.max(10))
+    jittered_backoff(
+        BACKOFF_BASE,
+        BACKOFF_MAX,
+        attempt,
+        Duration::from_millis(10),
+    )
 }
 
 #[cfg(test)]

@@ -272,27 +272,24 @@ impl TestApp {
 
     /// `POST /createticket` as the body's `userId`, with that user's valid UserSig.
     pub async fn create_ticket(&self, body: &Value) -> reqwest::Response {
-        let user = body["userId"].as_str().unwrap_or("nobody");
-        self.http
-            .post(format!("{}/createticket", self.address))
-            .header("Authorization", format!("UserSig {}", self.usersig(user)))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
+        self.post_case(body, None).await
     }
 
     /// `POST /createticket` as the body's `userId` with an `Idempotency-Key`.
     pub async fn create_ticket_with_key(&self, body: &Value, key: &str) -> reqwest::Response {
+        self.post_case(body, Some(key)).await
+    }
+
+    async fn post_case(&self, body: &Value, key: Option<&str>) -> reqwest::Response {
         let user = body["userId"].as_str().unwrap_or("nobody");
-        self.http
+        let mut req = self
+            .http
             .post(format!("{}/createticket", self.address))
-            .header("Authorization", format!("UserSig {}", self.usersig(user)))
-            .header("Idempotency-Key", key)
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
+            .header("Authorization", format!("UserSig {}", self.usersig(user)));
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        req.json(body).send().await.expect("request sent")
     }
 
     /// Runs the real binary with `args` on this app's database and emulators; its stdout.
