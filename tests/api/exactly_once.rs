@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 
-use crate::helpers::{assert_error, case, spawn_app, spawn_app_with, wait_until};
+use crate::helpers::{
+    assert_error, case, spawn_app, spawn_app_with, ticket_made_but_answered_late, wait_until,
+};
 
 fn greetings(app: &crate::helpers::TestApp, group: &str) -> usize {
     app.im
@@ -293,11 +295,7 @@ async fn a_ticket_create_that_times_out_after_zendesk_made_it_is_not_repeated() 
     })
     .await;
     // Zendesk makes the ticket, then answers too late for the bridge's 1 s timeout.
-    app.zendesk.faults().inject(FaultRule::new(
-        "/api/v2/tickets",
-        Fault::SlowResponse(Duration::from_millis(1500)),
-        1,
-    ));
+    app.zendesk.faults().inject(ticket_made_but_answered_late());
 
     let resp = app.create_ticket_with_key(&case("alice"), "k-1").await;
 
@@ -319,11 +317,7 @@ async fn after_zendesks_two_hour_key_window_the_ticket_is_found_not_made_again()
         env.insert("REQUEST_DEADLINE_SECS".into(), "1".into());
     })
     .await;
-    app.zendesk.faults().inject(FaultRule::new(
-        "/api/v2/tickets",
-        Fault::SlowResponse(Duration::from_millis(1500)),
-        1,
-    ));
+    app.zendesk.faults().inject(ticket_made_but_answered_late());
     let first = app.create_ticket_with_key(&case("alice"), "k-1").await;
     assert_error(first, 503, "zendesk_unavailable").await;
     assert_eq!(app.zendesk.tickets().len(), 1, "made, answer lost");

@@ -551,3 +551,14 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// The next ticket create is made by Zendesk but answered after 1.5 s: past the bridge's
+/// timeout when `ZENDESK_TIMEOUT_SECS` is 1, so the answer is lost after the work was done.
+pub fn ticket_made_but_answered_late() -> ticket_bridge::sandbox::faults::FaultRule {
+    use ticket_bridge::sandbox::faults::{Fault, FaultRule};
+    FaultRule::new(
+        "/api/v2/tickets",
+        Fault::SlowResponse(Duration::from_millis(1500)),
+        1,
+    )
+}

@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 use ticket_bridge::store::{JobStatus, NewJob, Store};
 
-use crate::helpers::{case, spawn_app_with, spawn_app_with_webhooks, wait_until, TempDb};
+use crate::helpers::{
+    case, spawn_app_with, spawn_app_with_webhooks, ticket_made_but_answered_late, wait_until,
+    TempDb,
+};
 
 fn has_group(app: &crate::helpers::TestApp, ticket: u64) -> bool {
     app.im.group(&format!("ZENDESK#{ticket}")).is_some()
@@ -32,11 +35,7 @@ async fn a_reuse_retry_finishes_its_own_ticket() {
         env.insert("REQUEST_DEADLINE_SECS".into(), "3".into());
     })
     .await;
-    app.zendesk.faults().inject(FaultRule::new(
-        "/api/v2/tickets",
-        Fault::SlowResponse(Duration::from_millis(1500)),
-        1,
-    ));
+    app.zendesk.faults().inject(ticket_made_but_answered_late());
     let mut a = case("alice");
     a["reuse"] = json!(true);
     app.create_ticket_with_key(&a, "kA").await;
@@ -85,11 +84,7 @@ async fn a_corrected_requester_with_a_lost_answer_opens_one_ticket() {
     let request = app.create_ticket_with_key(&body, "k1");
     let arm = async {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        app.zendesk.faults().inject(FaultRule::new(
-            "/api/v2/tickets",
-            Fault::SlowResponse(Duration::from_millis(1500)),
-            1,
-        ));
+        app.zendesk.faults().inject(ticket_made_but_answered_late());
     };
     tokio::join!(request, arm);
 
