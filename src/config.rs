@@ -103,6 +103,27 @@ pub struct Config {
     /// How long running jobs may go on after a stop is asked for.
     pub shutdown_grace: Duration,
     pub assignment: AssignmentConfig,
+    pub conversation: ConversationConfig,
+}
+
+/// How the conversation crosses between the IM group and the ticket.
+#[derive(Debug, Clone)]
+pub struct ConversationConfig {
+    /// Verifies IM's callbacks (`Sign`); without it `/callbacks/im` refuses everything.
+    pub callback_token: Option<Secret>,
+    /// Chat lines that arrive within this window of the first become one comment.
+    pub batch_window: Duration,
+    /// Comment updates the bridge allows itself per ticket in any 10 minutes (Zendesk: 30 per
+    /// updater and ticket).
+    pub ticket_updates_per_10min: u32,
+    /// Ticket updates the bridge allows itself per minute across the account (Zendesk: about
+    /// 100, agents' own updates included).
+    pub account_updates_per_min: u32,
+    /// Customer chat commands start with this (`/status`, `/close`, `/help`).
+    pub command_prefix: String,
+    /// How often active conversations are checked for messages whose callback or webhook was
+    /// lost.
+    pub sweep_interval: Duration,
 }
 
 /// What the bridge does when Zendesk says a ticket's assignee or status changed.
@@ -190,6 +211,7 @@ impl Config {
         let job_lease = r.seconds("JOB_LEASE_SECS", 60);
         let shutdown_grace = r.seconds("SHUTDOWN_GRACE_SECS", 10);
         let assignment = r.assignment();
+        let conversation = r.conversation();
 
         match (zendesk, im) {
             (Some(zendesk), Some(im)) if r.problems.is_empty() => Ok(Config {
@@ -207,6 +229,7 @@ impl Config {
                 job_lease,
                 shutdown_grace,
                 assignment,
+                conversation,
             }),
             _ => Err(ConfigError {
                 problems: r.problems,
@@ -451,6 +474,36 @@ impl Reader<'_> {
         }
     }
 
+    fn conversation(&mut self) -> ConversationConfig {
+        let per_ticket = self.positive(&["ZENDESK_TICKET_UPDATES_PER_10MIN"], 25);
+        if per_ticket > 30 {
+            self.problem("ZENDESK_TICKET_UPDATES_PER_10MIN must be at most 30 (Zendesk's limit)");
+        }
+        let per_account = self.positive(&["ZENDESK_TICKET_UPDATES_PER_MIN"], 80);
+        if per_account > 300 {
+            self.problem(
+                "ZENDESK_TICKET_UPDATES_PER_MIN must be at most 300 (Zendesk's High Volume limit)",
+            );
+        }
+        let command_prefix = self
+            .get(&["CHAT_COMMAND_PREFIX"])
+            .unwrap_or_else(|| "/".into());
+        if command_prefix.chars().count() > 4 || command_prefix.chars().any(char::is_whitespace) {
+            self.problem("CHAT_COMMAND_PREFIX must be 1 to 4 characters without spaces");
+        }
+        ConversationConfig {
+            callback_token: self.get(&["IM_CALLBACK_TOKEN"]).map(Secret::new),
+            batch_window: Duration::from_millis(
+                self.parse::<u64>(&["COMMENT_BATCH_MS"], "a whole number of milliseconds")
+                    .unwrap_or(2000),
+            ),
+            ticket_updates_per_10min: per_ticket,
+            account_updates_per_min: per_account,
+            command_prefix,
+            sweep_interval: self.seconds("CONVERSATION_SWEEP_SECS", 60),
+        }
+    }
+
     fn url(&mut self, name: &str, url: String) -> Option<String> {
         if url.starts_with("https://") || url.starts_with("http://") {
             Some(url.trim_end_matches('/').to_owned())
@@ -535,6 +588,32 @@ mod tests {
         assert_eq!(c.assignment.agent_prefix, "zd_");
         assert!(c.assignment.remove_previous_assignee && c.assignment.mute_closed_groups);
         assert!(c.assignment.webhook_secret.is_none());
+        assert!(c.conversation.callback_token.is_none());
+        assert_eq!(c.conversation.batch_window, Duration::from_secs(2));
+        assert_eq!(c.conversation.ticket_updates_per_10min, 25);
+        assert_eq!(c.conversation.account_updates_per_min, 80);
+        assert_eq!(c.conversation.command_prefix, "/");
+        assert_eq!(c.conversation.sweep_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn conversation_limits_stay_under_zendesks() {
+        let mut vars = MINIMAL.to_vec();
+        vars.extend([
+            ("ZENDESK_TICKET_UPDATES_PER_10MIN", "31"),
+            ("ZENDESK_TICKET_UPDATES_PER_MIN", "301"),
+            ("CHAT_COMMAND_PREFIX", "! !"),
+            ("IM_CALLBACK_TOKEN", "cb-token"),
+        ]);
+        let err = load(&vars).unwrap_err().to_string();
+        for name in [
+            "ZENDESK_TICKET_UPDATES_PER_10MIN",
+            "ZENDESK_TICKET_UPDATES_PER_MIN",
+            "CHAT_COMMAND_PREFIX",
+        ] {
+            assert!(err.contains(name), "{name} not in {err}");
+        }
+        assert!(!err.contains("cb-token"));
     }
 
     #[test]
@@ -600,10 +679,12 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let c = load(MINIMAL).unwrap();
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("IM_CALLBACK_TOKEN", "cb-secret"));
+        let c = load(&vars).unwrap();
         let dbg = format!("{c:?}");
         assert!(
-            !dbg.contains("zd-token") && !dbg.contains("im-key"),
+            !dbg.contains("zd-token") && !dbg.contains("im-key") && !dbg.contains("cb-secret"),
             "{dbg}"
         );
     }

@@ -81,6 +81,15 @@ impl GroupId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The ticket of a `ZENDESK#<id>` group id; `None` for any other group.
+    pub fn ticket_of(group_id: &str) -> Option<TicketId> {
+        let digits = group_id.strip_prefix(Self::PREFIX)?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok().map(TicketId)
+    }
 }
 
 impl fmt::Display for GroupId {
@@ -112,5 +121,15 @@ mod tests {
     #[test]
     fn group_id_is_derived_from_the_ticket() {
         assert_eq!(GroupId::for_ticket(TicketId(123)).as_str(), "ZENDESK#123");
+        assert_eq!(GroupId::ticket_of("ZENDESK#123"), Some(TicketId(123)));
+        for other in [
+            "ZENDESK#",
+            "ZENDESK#12a",
+            "ZENDESK#+1",
+            "@TGS#123",
+            "zendesk#1",
+        ] {
+            assert_eq!(GroupId::ticket_of(other), None, "{other}");
+        }
     }
 }

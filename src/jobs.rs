@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::bridge::assignment::AgentHint;
+use crate::bridge::conversation::Step;
 use crate::bridge::{Bridge, BridgeError, CaseDone};
 use crate::ids::TicketId;
 use crate::store::{now_ms, Job, NewJob, Store, StoreError};
@@ -24,10 +25,16 @@ use crate::store::{now_ms, Job, NewJob, Store, StoreError};
 pub const OPEN_CASE: &str = "open_case";
 /// The job that converges a ticket's IM group to Zendesk (webhooks ask for it).
 pub const SYNC_TICKET: &str = "sync_ticket";
+/// The job that mirrors a ticket's pending chat lines to the ticket (one per ticket).
+pub const MIRROR_CHAT: &str = "mirror_chat";
+/// The job that mirrors a ticket's new public comments to the chat (one per ticket).
+pub const MIRROR_COMMENTS: &str = "mirror_comments";
 /// After this many tries a retryable failure is given up too.
 pub const MAX_ATTEMPTS: i64 = 25;
 const BACKOFF_BASE: Duration = Duration::from_secs(2);
 const BACKOFF_MAX: Duration = Duration::from_secs(10 * 60);
+/// Tickets with conversation in this window are swept for lost callbacks.
+const SWEEP_ACTIVE_MS: i64 = 24 * 3600 * 1000;
 /// How often idle workers look for due jobs (they are also woken when one is added).
 const POLL: Duration = Duration::from_millis(500);
 
@@ -41,6 +48,38 @@ struct SyncTicketPayload {
     ticket_id: u64,
     #[serde(default)]
     agent: Option<AgentHint>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct MirrorPayload {
+    ticket_id: u64,
+    /// Read the group's history even without a visible hole (a sweep asked).
+    #[serde(default)]
+    catch_up: bool,
+}
+
+/// The job that mirrors `ticket`'s chat to the ticket, due by `run_at` (Unix ms).
+pub fn mirror_chat_job(ticket: TicketId, catch_up: bool, run_at: i64) -> NewJob {
+    mirror_job(MIRROR_CHAT, ticket, catch_up, run_at)
+}
+
+/// The job that mirrors `ticket`'s new comments to the chat, due now.
+pub fn mirror_comments_job(ticket: TicketId) -> NewJob {
+    mirror_job(MIRROR_COMMENTS, ticket, false, now_ms())
+}
+
+fn mirror_job(kind: &str, ticket: TicketId, catch_up: bool, run_at: i64) -> NewJob {
+    NewJob {
+        kind: kind.to_owned(),
+        payload: serde_json::json!(MirrorPayload {
+            ticket_id: ticket.0,
+            catch_up,
+        })
+        .to_string(),
+        dedupe_key: format!("{kind}:{ticket}"),
+        run_at,
+        lease: None,
+    }
 }
 
 /// The job that opens `case_id`, with an optional claim (token, until).
@@ -86,8 +125,25 @@ pub enum Outcome {
     Retrying(BridgeError),
     /// Failed for good.
     Failed(BridgeError),
+    /// Work is left that must wait (a rate budget); it runs again at this Unix ms.
+    Deferred(i64),
     /// Another worker took the job over (this one's lease ran out); nothing was recorded.
     LeaseLost,
+}
+
+/// What a job's run came to, before it is recorded.
+enum Ran {
+    Done(Option<CaseDone>),
+    Later(i64),
+}
+
+impl From<Step> for Ran {
+    fn from(step: Step) -> Self {
+        match step {
+            Step::Done => Ran::Done(None),
+            Step::Later(at) => Ran::Later(at),
+        }
+    }
 }
 
 /// Runs jobs for this process, under one worker identity.
@@ -141,6 +197,10 @@ impl Jobs {
         &self.store
     }
 
+    pub fn bridge(&self) -> &Bridge {
+        &self.bridge
+    }
+
     /// The job that opens `case_id`, already claimed by this worker (the caller runs it now).
     pub fn claimed_open_case_job(&self, case_id: &str) -> NewJob {
         open_case_job(
@@ -184,7 +244,7 @@ impl Jobs {
         self.record(job, &token, result).await
     }
 
-    async fn run(&self, job: &Job) -> Result<Option<CaseDone>, BridgeError> {
+    async fn run(&self, job: &Job) -> Result<Ran, BridgeError> {
         fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, BridgeError> {
             serde_json::from_str(&job.payload).map_err(|e| {
                 BridgeError::Store(StoreError::Corrupt {
@@ -196,14 +256,31 @@ impl Jobs {
         match job.kind.as_str() {
             OPEN_CASE => {
                 let p: OpenCasePayload = payload(job)?;
-                self.bridge.run_case(&p.case_id).await.map(Some)
+                self.bridge
+                    .run_case(&p.case_id)
+                    .await
+                    .map(|done| Ran::Done(Some(done)))
             }
             SYNC_TICKET => {
                 let p: SyncTicketPayload = payload(job)?;
                 self.bridge
                     .sync_ticket(TicketId(p.ticket_id), p.agent.as_ref())
                     .await
-                    .map(|()| None)
+                    .map(|()| Ran::Done(None))
+            }
+            MIRROR_CHAT => {
+                let p: MirrorPayload = payload(job)?;
+                self.bridge
+                    .mirror_chat(TicketId(p.ticket_id), p.catch_up)
+                    .await
+                    .map(Ran::from)
+            }
+            MIRROR_COMMENTS => {
+                let p: MirrorPayload = payload(job)?;
+                self.bridge
+                    .mirror_comments(TicketId(p.ticket_id))
+                    .await
+                    .map(Ran::from)
             }
             other => Err(BridgeError::Store(StoreError::Corrupt {
                 what: "job kind",
@@ -216,12 +293,16 @@ impl Jobs {
         &self,
         job: &Job,
         token: &str,
-        result: Result<Option<CaseDone>, BridgeError>,
+        result: Result<Ran, BridgeError>,
     ) -> Result<Outcome, StoreError> {
         let (held, outcome) = match result {
-            Ok(done) => (
+            Ok(Ran::Done(done)) => (
                 self.store.complete_job(&job.id, token).await?,
                 Outcome::Done(done),
+            ),
+            Ok(Ran::Later(at)) => (
+                self.store.defer_job(&job.id, token, at).await?,
+                Outcome::Deferred(at),
             ),
             Err(e) if e.is_retryable() && job.attempts < MAX_ATTEMPTS => {
                 let wait = e.retry_after().unwrap_or_else(|| backoff(job.attempts));
@@ -326,6 +407,55 @@ impl Jobs {
         }
     }
 
+    /// Every `interval`, asks for the conversation of each recently active ticket to be checked
+    /// for messages whose callback never came (IM does not retry them): the IM side of the
+    /// tickets active in the last day at every round (IM calls are cheap), their Zendesk
+    /// comments (for lost webhooks) at every tenth round, to spare the API budget.
+    pub async fn sweep(self, interval: Duration, mut stop: watch::Receiver<bool>) {
+        let mut round: u64 = 0;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => return,
+            }
+            round += 1;
+            let since = now_ms() - SWEEP_ACTIVE_MS;
+            match self
+                .request_conversation_checks(Some(since), round.is_multiple_of(10))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(tickets = n, "conversation sweep"),
+                Err(e) => tracing::warn!(error = %e, "conversation sweep failed"),
+            }
+        }
+    }
+
+    /// Asks for the conversation of every ticket active since `since` (all open ones: `None`)
+    /// to be caught up: the IM side, and the Zendesk side too with `comments`. Returns how
+    /// many tickets.
+    pub async fn request_conversation_checks(
+        &self,
+        since: Option<i64>,
+        comments: bool,
+    ) -> Result<usize, StoreError> {
+        let tickets = self.store.conversation_tickets(since).await?;
+        for ticket in &tickets {
+            self.store
+                .request_run(&mirror_chat_job(*ticket, true, now_ms()))
+                .await?;
+            if comments {
+                self.store
+                    .request_run(&mirror_comments_job(*ticket))
+                    .await?;
+            }
+        }
+        if !tickets.is_empty() {
+            self.wake();
+        }
+        Ok(tickets.len())
+    }
+
     /// Runs due jobs until none is left (for `reconcile`); returns (done, retrying, failed).
     pub async fn drain(&self) -> Result<(usize, usize, usize), StoreError> {
         let (mut done, mut retrying, mut failed) = (0, 0, 0);
@@ -336,7 +466,7 @@ impl Jobs {
         {
             match self.execute(&job).await? {
                 Outcome::Done(_) => done += 1,
-                Outcome::Retrying(_) => retrying += 1,
+                Outcome::Retrying(_) | Outcome::Deferred(_) => retrying += 1,
                 Outcome::Failed(_) => failed += 1,
                 Outcome::LeaseLost => {}
             }

@@ -99,8 +99,8 @@ async fn reconcile() -> ExitCode {
     match operator::reconcile(&parts.store, &parts.jobs).await {
         Ok(r) => {
             println!(
-                "unfinished cases: {}; open tickets checked: {}; jobs finished now: {}; will retry: {}; failed: {}",
-                r.unfinished, r.tickets_checked, r.done, r.retrying, r.failed
+                "unfinished cases: {}; open tickets checked: {}; conversations caught up: {}; jobs finished now: {}; will retry: {}; failed: {}",
+                r.unfinished, r.tickets_checked, r.conversations_checked, r.done, r.retrying, r.failed
             );
             if r.failed > 0 {
                 ExitCode::FAILURE

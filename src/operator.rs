@@ -18,6 +18,9 @@ pub struct ReconcileReport {
     pub unfinished: usize,
     /// Open tickets whose groups were checked against Zendesk (for missed webhooks).
     pub tickets_checked: usize,
+    /// Conversations caught up from IM's history and the tickets' comments (for missed
+    /// callbacks and webhooks).
+    pub conversations_checked: usize,
     pub done: usize,
     /// Failed again for now; their jobs retry later by themselves.
     pub retrying: usize,
@@ -26,7 +29,9 @@ pub struct ReconcileReport {
 
 /// Finds every case whose ticket, group or greeting is not done, makes its job due now, asks
 /// for every open ticket to be synced with Zendesk (webhooks may have been missed), re-arms
-/// every job that had failed for good, and runs due jobs until none is left.
+/// every job that had failed for good, asks for every open conversation to be caught up with
+/// IM's history and the ticket's comments (callbacks and webhooks may have been missed), and
+/// runs due jobs until none is left.
 pub async fn reconcile(store: &Store, jobs: &Jobs) -> Result<ReconcileReport, StoreError> {
     for job in store.jobs_with_status(JobStatus::Failed).await? {
         store.rearm_job(&job.dedupe_key).await?;
@@ -37,6 +42,7 @@ pub async fn reconcile(store: &Store, jobs: &Jobs) -> Result<ReconcileReport, St
             .request_run(&sync_ticket_job(TicketId(ticket.0), None))
             .await?;
     }
+    let conversations = jobs.request_conversation_checks(None, true).await?;
     let unfinished = store.unfinished_case_ids().await?;
     for case_id in &unfinished {
         let key = open_case_key(case_id);
@@ -50,6 +56,7 @@ pub async fn reconcile(store: &Store, jobs: &Jobs) -> Result<ReconcileReport, St
     Ok(ReconcileReport {
         unfinished: unfinished.len(),
         tickets_checked: open.len(),
+        conversations_checked: conversations,
         done,
         retrying,
         failed,

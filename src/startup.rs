@@ -8,9 +8,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::bridge::assignment::AssignmentRules;
+use crate::bridge::conversation::ConversationRules;
 use crate::bridge::{Bridge, Greeting};
 use crate::config::{ClientAuth, Config};
-use crate::http::{self, AppState, ClientAuthCheck};
+use crate::http::{self, AppState, ClientAuthCheck, ImCallbackAuth};
 use crate::im::ImClient;
 use crate::jobs::Jobs;
 use crate::store::{Store, StoreError};
@@ -86,6 +87,12 @@ impl Components {
                 solved_notice: config.assignment.solved_notice.clone(),
                 closed_notice: config.assignment.closed_notice.clone(),
             },
+            conversation: ConversationRules {
+                batch_window_ms: config.conversation.batch_window.as_millis() as i64,
+                ticket_updates_per_10min: config.conversation.ticket_updates_per_10min,
+                account_updates_per_min: config.conversation.account_updates_per_min,
+                command_prefix: config.conversation.command_prefix.clone(),
+            },
         });
         let jobs = Jobs::new(store.clone(), bridge.clone(), config.job_lease);
         Ok(Self {
@@ -104,6 +111,7 @@ pub struct Application {
     jobs: Jobs,
     job_workers: usize,
     shutdown_grace: Duration,
+    sweep_interval: Duration,
 }
 
 impl Application {
@@ -127,9 +135,16 @@ impl Application {
                 auth,
                 deadline: config.request_deadline,
                 webhook_secret: config.assignment.webhook_secret.clone(),
+                im_callback: ImCallbackAuth {
+                    sdkappid: config.im.sdkappid,
+                    token: config.conversation.callback_token.clone(),
+                },
             },
             &config.cors_allowed_origins,
         );
+        if config.conversation.callback_token.is_none() {
+            tracing::warn!("IM_CALLBACK_TOKEN is not set: Tencent IM's callbacks are refused and chat messages reach tickets only through the periodic sweep");
+        }
         if config.assignment.webhook_secret.is_none() {
             tracing::warn!("ZENDESK_WEBHOOK_SECRET is not set: Zendesk's webhooks are refused and agents are not invited (run `ticket-bridge setup-zendesk`)");
         }
@@ -157,6 +172,7 @@ impl Application {
             jobs: parts.jobs,
             job_workers: config.job_workers,
             shutdown_grace: config.shutdown_grace,
+            sweep_interval: config.conversation.sweep_interval,
         })
     }
 
@@ -172,6 +188,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
+        let sweep = tokio::spawn(
+            self.jobs
+                .clone()
+                .sweep(self.sweep_interval, stopped.clone()),
+        );
         let workers = tokio::spawn(self.jobs.clone().run_workers(
             self.job_workers,
             stopped,
@@ -181,6 +202,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop.send(true);
+        sweep.abort();
         if let Err(e) = workers.await {
             tracing::error!(error = %e, "job workers stopped abnormally");
         }

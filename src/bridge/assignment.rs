@@ -92,6 +92,7 @@ impl Bridge {
         let group = GroupId::for_ticket(ticket);
         let im_err = |source| BridgeError::Im { ticket, source };
         let rules = &self.assignment;
+        let mut joined = None;
         if let Some(agent) = current {
             let name = match hint.filter(|h| h.id == agent) {
                 Some(h) => h.name.clone(),
@@ -126,6 +127,7 @@ impl Bridge {
                 .await
                 .map_err(im_err)?;
             tracing::info!(agent_id = agent, "agent joined the group");
+            joined = Some(name);
         }
         if rules.remove_previous_assignee {
             // From IM's member list, not from the record: an agent added by an attempt that
@@ -150,9 +152,9 @@ impl Bridge {
                 tracing::info!(removed = ?stale, "previous assignee removed");
             }
         }
-        match current {
-            Some(agent) => self.store.agent_joined(ticket, agent).await?,
-            None => self.store.agent_left(ticket).await?,
+        match (current, joined) {
+            (Some(agent), Some(name)) => self.store.agent_joined(ticket, agent, &name).await?,
+            _ => self.store.agent_left(ticket).await?,
         }
         Ok(())
     }
@@ -227,9 +229,7 @@ impl Bridge {
 
     /// Whether an IM UserID is one the bridge gives agents (the prefix and digits).
     fn is_agent_im_id(&self, im_id: &str) -> bool {
-        im_id
-            .strip_prefix(&self.assignment.agent_prefix)
-            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+        self.agent_of(im_id).is_some()
     }
 }
 

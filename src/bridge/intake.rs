@@ -128,7 +128,7 @@ async fn run(
                 ticket: done.ticket,
                 reused: done.reused,
             }),
-            Outcome::Done(None) | Outcome::LeaseLost => {
+            Outcome::Done(None) | Outcome::Deferred(_) | Outcome::LeaseLost => {
                 answer_from_state(jobs, case_id, None).await
             }
         },

@@ -1,8 +1,9 @@
 //! The flows of the bridge (DESIGN §1) as plain async functions over the clients and the store.
 
 pub mod assignment;
+pub mod conversation;
 pub mod intake;
-mod open_case;
+pub(crate) mod open_case;
 
 pub use open_case::{case_marker, CaseDone, NewCase};
 
@@ -80,4 +81,5 @@ pub struct Bridge {
     pub store: Store,
     pub greeting: Greeting,
     pub assignment: assignment::AssignmentRules,
+    pub conversation: conversation::ConversationRules,
 }

@@ -33,12 +33,12 @@ const GROUP_ID_IN_USE: i64 = 10021;
 const GROUP_ID_IN_USE_BY_CALLER: i64 = 10025;
 /// IM drops a repeated `Random` for five minutes; past four (clocks differ) the history is
 /// checked instead of relying on it.
-const IM_DUPLICATE_WINDOW: Duration = Duration::from_secs(4 * 60);
+pub(super) const IM_DUPLICATE_WINDOW: Duration = Duration::from_secs(4 * 60);
 /// Zendesk keeps idempotency keys for two hours; past 100 minutes the ticket is looked up by
 /// `external_id` before a create is sent again.
 const ZENDESK_KEY_WINDOW: Duration = Duration::from_secs(100 * 60);
 /// How far back the greeting is searched for (pages of 20 messages).
-const HISTORY_PAGES: usize = 50;
+pub(super) const HISTORY_PAGES: usize = 50;
 
 /// A validated case from `/createticket`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,18 +341,33 @@ impl Bridge {
         random: u32,
         pages: Option<usize>,
     ) -> Result<bool, crate::im::ImError> {
+        let admin = self.im.admin().to_owned();
+        self.posted(group_id, &admin, random, pages)
+            .await
+            .map(|seq| seq.is_some())
+    }
+
+    /// The seq of a message `from` posted with `random` in the group, if it is among the newest
+    /// `pages` pages of 20 (all of the history, up to [`HISTORY_PAGES`], when `None`).
+    pub(super) async fn posted(
+        &self,
+        group_id: &GroupId,
+        from: &str,
+        random: u32,
+        pages: Option<usize>,
+    ) -> Result<Option<u64>, crate::im::ImError> {
         let mut before = None;
         for _ in 0..pages.unwrap_or(HISTORY_PAGES) {
             let page = self
                 .im
                 .group_msg_get_simple(group_id.as_str(), 20, before)
                 .await?;
-            if page
+            if let Some(m) = page
                 .messages
                 .iter()
-                .any(|m| m.random == u64::from(random) && m.from == self.im.admin())
+                .find(|m| m.random == u64::from(random) && m.from == from)
             {
-                return Ok(true);
+                return Ok(Some(m.seq));
             }
             // Page backwards until the first message (seq 1) or an empty page.
             match page.messages.iter().map(|m| m.seq).min() {
@@ -360,7 +375,7 @@ impl Bridge {
                 _ => break,
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// 10021: a group with the ticket's id exists but IM does not say it is ours. It is (an

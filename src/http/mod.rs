@@ -4,6 +4,7 @@ mod auth;
 pub mod case_request;
 mod create_ticket;
 pub mod error;
+mod im_callback;
 mod request_id;
 mod zendesk_webhook;
 
@@ -20,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::ClientAuthCheck;
 use error::ApiError;
+pub use im_callback::ImCallbackAuth;
 
 use crate::config::CorsOrigins;
 use crate::jobs::Jobs;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub deadline: Duration,
     /// Verifies Zendesk's webhook deliveries; `None` = webhooks are refused.
     pub webhook_secret: Option<Secret>,
+    /// Verifies Tencent IM's callbacks.
+    pub im_callback: ImCallbackAuth,
 }
 
 /// All routes and the layers around them.
@@ -44,6 +48,7 @@ pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
     let router = Router::new()
         .route("/createticket", post(create_ticket::create_ticket))
         .route("/webhooks/zendesk", post(zendesk_webhook::zendesk_webhook))
+        .route("/callbacks/im", post(im_callback::im_callback))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::{AppState, MAX_BODY_BYTES};
-use crate::jobs::sync_ticket_job;
+use crate::jobs::{mirror_comments_job, sync_ticket_job};
 use crate::store::{now_ms, InboundEvent};
 use crate::zendesk::webhook::{self, WebhookError, WebhookEvent};
 
@@ -69,9 +69,12 @@ pub async fn zendesk_webhook(
             event_id,
             Some(sync_ticket_job(ticket, agent)),
         ),
-        WebhookEvent::CommentAdded { ticket, event_id } => {
-            (webhook::COMMENT_ADDED.to_owned(), ticket, event_id, None)
-        }
+        WebhookEvent::CommentAdded { ticket, event_id } => (
+            webhook::COMMENT_ADDED.to_owned(),
+            ticket,
+            event_id,
+            Some(mirror_comments_job(ticket)),
+        ),
     };
     // Zendesk's retries of one invocation share its id; without one, the event id, or the
     // signed timestamp and body (a trigger firing A→B→A sends the same body twice).

@@ -234,6 +234,7 @@ impl ImClient {
                 msg_content: TextContent { text: &msg.text },
             }],
             cloud_custom_data: msg.cloud_custom_data.as_deref(),
+            forbid_callback_control: FORBID_CALLBACKS,
         };
         self.call("group_open_http_svc/send_group_msg", &body).await
     }

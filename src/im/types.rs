@@ -125,7 +125,14 @@ pub(crate) struct SendGroupMsg<'a> {
     pub msg_body: [TextElem<'a>; 1],
     #[serde(rename = "CloudCustomData", skip_serializing_if = "Option::is_none")]
     pub cloud_custom_data: Option<&'a str>,
+    /// The bridge's own posts fire no callbacks: they must never be mirrored back.
+    #[serde(rename = "ForbidCallbackControl")]
+    pub forbid_callback_control: [&'static str; 2],
 }
+
+/// Suppresses both send callbacks for one message (specs/tencent-im.md §3.4).
+pub(crate) const FORBID_CALLBACKS: [&str; 2] =
+    ["ForbidBeforeSendMsgCallback", "ForbidAfterSendMsgCallback"];
 
 /// Where a sent message landed. Both are optional: what IM answers for a `Random` it dropped
 /// as a duplicate is not documented, and the bridge must not fail a resend over it.

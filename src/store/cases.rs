@@ -156,6 +156,20 @@ impl Store {
     }
 
     /// The Zendesk user of an IM user, if known.
+    /// The name the customer gave on the case that opened `ticket`.
+    pub async fn customer_name(&self, ticket: TicketId) -> Result<Option<String>> {
+        let request: Option<String> = sqlx::query_scalar(
+            "SELECT request FROM cases WHERE ticket_id = $1 AND reused = 0
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(ticket.0 as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(request
+            .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
+            .and_then(|v| v.get("name")?.as_str().map(str::to_owned)))
+    }
+
     pub async fn customer(&self, user: &ImUserId) -> Result<Option<u64>> {
         let id: Option<i64> =
             sqlx::query_scalar("SELECT zendesk_user_id FROM customers WHERE user_id = $1")

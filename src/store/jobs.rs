@@ -191,6 +191,19 @@ impl Store {
         held(&self.pool, q, id, token).await
     }
 
+    /// The job has work left that must wait (a rate budget): run it again at `run_at`, as a
+    /// fresh job (waiting is not a failure and spends no attempt).
+    pub async fn defer_job(&self, id: &str, token: &str, run_at: i64) -> Result<bool> {
+        let q = sqlx::query(
+            "UPDATE jobs SET run_at = $1, rerun = 0, attempts = 0, locked_by = NULL,
+                    locked_until = NULL, updated_at = $2
+             WHERE id = $3 AND locked_by = $4",
+        )
+        .bind(run_at)
+        .bind(now_ms());
+        held(&self.pool, q, id, token).await
+    }
+
     /// The job failed for good; it is kept, visible, and not run again by itself — unless a
     /// run was asked for while it ran (new information may change the outcome).
     pub async fn fail_job(&self, id: &str, token: &str, error: &str) -> Result<bool> {
@@ -295,6 +308,34 @@ pub(super) async fn request_run(tx: &mut Transaction<'_, Any>, job: &NewJob) -> 
              attempts = CASE WHEN jobs.status = 'queued' THEN jobs.attempts ELSE 0 END,
              status = 'queued',
              run_at = excluded.run_at,
+             rerun = 1,
+             updated_at = excluded.updated_at",
+    )
+    .bind(new_id())
+    .bind(job.kind.clone())
+    .bind(job.payload.clone())
+    .bind(job.dedupe_key.clone())
+    .bind(job.run_at)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Like [`request_run`], but a job already waiting keeps an earlier `run_at`: new work joins
+/// the run that is due first (chat lines arriving within a batch window ride together).
+pub(super) async fn request_run_by(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, run_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7)
+         ON CONFLICT (dedupe_key) DO UPDATE SET
+             payload = excluded.payload,
+             attempts = CASE WHEN jobs.status = 'queued' THEN jobs.attempts ELSE 0 END,
+             run_at = CASE WHEN jobs.status = 'queued' AND jobs.run_at < excluded.run_at
+                           THEN jobs.run_at ELSE excluded.run_at END,
+             status = 'queued',
              rerun = 1,
              updated_at = excluded.updated_at",
     )

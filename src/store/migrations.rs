@@ -102,6 +102,61 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE cases ADD COLUMN create_started_at BIGINT",
         ],
     ),
+    (
+        6,
+        &[
+            // The conversation of each ticket, both sides: what the customer and agents wrote in
+            // the IM group, the agents' public Zendesk comments, and the bridge's own messages.
+            // `state` says what is left to do: `pending` (to mirror), `done`, `skipped` (not
+            // mirrored: an echo, a chat command, another member's message).
+            "CREATE TABLE messages (
+                id TEXT PRIMARY KEY,
+                ticket_id BIGINT NOT NULL,
+                origin TEXT NOT NULL,
+                role TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                name TEXT NOT NULL,
+                text TEXT NOT NULL,
+                elements TEXT NOT NULL,
+                im_seq BIGINT,
+                im_random BIGINT,
+                comment_id BIGINT,
+                batch_id TEXT,
+                state TEXT NOT NULL,
+                attempt_at BIGINT,
+                sent_at BIGINT,
+                created_at BIGINT NOT NULL,
+                recorded_at BIGINT NOT NULL
+            )",
+            // One row per IM message (GroupId + MsgSeq) and per Zendesk comment.
+            "CREATE UNIQUE INDEX messages_by_seq ON messages (ticket_id, im_seq)",
+            "CREATE UNIQUE INDEX messages_by_comment ON messages (comment_id)",
+            "CREATE INDEX messages_by_ticket ON messages (ticket_id, state, created_at)",
+            // Chat lines on their way into one Zendesk comment. A batch is written before its
+            // update is sent, so a retry whose answer was lost looks for it (by the marker in
+            // the comment's audit metadata) instead of posting it again.
+            "CREATE TABLE comment_batches (
+                id TEXT PRIMARY KEY,
+                ticket_id BIGINT NOT NULL,
+                author_id BIGINT NOT NULL,
+                body TEXT NOT NULL,
+                solve BIGINT NOT NULL DEFAULT 0,
+                state TEXT NOT NULL,
+                comment_id BIGINT,
+                attempt_at BIGINT,
+                created_at BIGINT NOT NULL,
+                sent_at BIGINT
+            )",
+            "CREATE INDEX comment_batches_sent ON comment_batches (sent_at, ticket_id)",
+            "CREATE INDEX comment_batches_open ON comment_batches (ticket_id, state)",
+            // How far each side was mirrored: every IM seq up to `im_cursor` is known, every
+            // Zendesk comment up to `comment_cursor` was looked at.
+            "ALTER TABLE tickets ADD COLUMN im_cursor BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE tickets ADD COLUMN comment_cursor BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE tickets ADD COLUMN agent_name TEXT",
+            "ALTER TABLE tickets ADD COLUMN last_activity_at BIGINT",
+        ],
+    ),
 ];
 
 pub(super) async fn run(pool: &AnyPool) -> Result<()> {

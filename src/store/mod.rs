@@ -8,6 +8,7 @@
 //! dedupe keys.
 
 mod cases;
+mod conversation;
 mod inbound;
 mod jobs;
 mod migrations;
@@ -19,6 +20,9 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use cases::{CaseRecord, NewCaseRecord};
+pub use conversation::{
+    BatchRecord, Cursor, MessageRecord, MessageState, NewBatch, NewMessage, Origin, Role,
+};
 pub use inbound::InboundEvent;
 pub(crate) use jobs::new_id;
 pub use jobs::{Job, JobStatus, NewJob};

@@ -31,6 +31,12 @@ pub struct TicketRecord {
     /// Status notices posted so far.
     pub status_notices: i64,
     pub muted: bool,
+    /// Every IM message up to this seq is recorded (or known not to matter).
+    pub im_cursor: u64,
+    /// Every Zendesk comment up to this id was looked at.
+    pub comment_cursor: u64,
+    /// The name of the agent in `agent_id`.
+    pub agent_name: Option<String>,
 }
 
 impl TicketRecord {
@@ -42,7 +48,7 @@ impl TicketRecord {
 
 const SELECT_TICKET: &str = "SELECT ticket_id, group_id, user_id, subject, status, created_at, \
      group_created_at, greet_attempt_at, greeted_at, agent_id, joins, notified_status, \
-     status_notices, muted FROM tickets";
+     status_notices, muted, im_cursor, comment_cursor, agent_name FROM tickets";
 
 impl Store {
     pub async fn ticket(&self, ticket: TicketId) -> Result<Option<TicketRecord>> {
@@ -96,9 +102,18 @@ impl Store {
     }
 
     /// The agent is in the group and was announced.
-    pub async fn agent_joined(&self, ticket: TicketId, agent: u64) -> Result<()> {
-        self.update_ticket(ticket, "agent_id = $1, joins = joins + 1", agent as i64)
-            .await
+    pub async fn agent_joined(&self, ticket: TicketId, agent: u64, name: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE tickets SET agent_id = $1, agent_name = $2, joins = joins + 1, updated_at = $3
+             WHERE ticket_id = $4",
+        )
+        .bind(agent as i64)
+        .bind(name.to_owned())
+        .bind(now_ms())
+        .bind(ticket.0 as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Nobody from support is in the group any more.
@@ -214,5 +229,8 @@ fn ticket_from_row(r: &AnyRow) -> Result<TicketRecord> {
         notified_status: r.try_get("notified_status")?,
         status_notices: r.try_get("status_notices")?,
         muted: r.try_get::<i64, _>("muted")? != 0,
+        im_cursor: r.try_get::<i64, _>("im_cursor")?.max(0) as u64,
+        comment_cursor: r.try_get::<i64, _>("comment_cursor")?.max(0) as u64,
+        agent_name: r.try_get("agent_name")?,
     })
 }

@@ -121,6 +121,12 @@ impl ZendeskClient {
         self
     }
 
+    /// The deadline of one call: after it, a request whose answer was lost has either been
+    /// processed or never will be.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Creates a ticket. With an `idempotency_key`, a repeated call (same key, same ticket)
     /// returns the first ticket instead of opening another, for Zendesk's two-hour key window.
     pub async fn create_ticket(
@@ -163,6 +169,50 @@ impl ZendeskClient {
         )
         .await
         .map(|r| r.ticket)
+    }
+
+    /// Adds a comment (and maybe a status) to a ticket; returns the new comment's id when the
+    /// answer names it. Never repeated by the client: a ticket update has no idempotency key,
+    /// so a lost answer is the caller's to resolve (find the comment by its metadata).
+    pub async fn add_comment(&self, id: u64, update: &CommentUpdate) -> Result<Option<u64>> {
+        let body = TicketEnvelope { ticket: update };
+        self.send_once::<TicketUpdateResponse>(
+            Method::PUT,
+            &format!("/api/v2/tickets/{id}"),
+            Some(&body),
+        )
+        .await
+        .map(|r| r.audit.and_then(|a| a.comment_id()))
+    }
+
+    /// The ticket's comments, newest first, until `stop` says enough (it sees each page) or
+    /// there are no more: cursor pagination, 100 a page.
+    pub async fn comments_newest_first(
+        &self,
+        id: u64,
+        mut stop: impl FnMut(&[Comment]) -> bool,
+    ) -> Result<Vec<Comment>> {
+        let path = format!("/api/v2/tickets/{id}/comments");
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut query = vec![("page[size]", "100"), ("sort", "-created_at")];
+            if let Some(cursor) = after.as_deref() {
+                query.push(("page[after]", cursor));
+            }
+            let page: CommentsResponse = self
+                .send(Method::GET, &path, &query, None::<&()>, None)
+                .await?;
+            let done = stop(&page.comments);
+            out.extend(page.comments);
+            match page.meta {
+                Some(CursorMeta {
+                    has_more: true,
+                    after_cursor: Some(next),
+                }) if !done => after = Some(next),
+                _ => return Ok(out),
+            }
+        }
     }
 
     pub async fn get_user(&self, id: u64) -> Result<User> {
@@ -265,11 +315,16 @@ impl ZendeskClient {
         .map(|r| Secret::new(r.signing_secret.secret))
     }
 
-    #[tracing::instrument(
-        level = "debug",
-        skip(self, body, idempotency_key),
-        err(level = "debug")
-    )]
+    /// A request that must not be repeated once it may have reached Zendesk.
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T> {
+        self.send_with(method, path, &[], body, None, false).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -281,6 +336,24 @@ impl ZendeskClient {
         // PUT replaces fields and GET reads, so repeating them is harmless; POST is only safe
         // to repeat under an idempotency key.
         let repeatable = method != Method::POST || idempotency_key.is_some();
+        self.send_with(method, path, query, body, idempotency_key, repeatable)
+            .await
+    }
+
+    #[tracing::instrument(
+        level = "debug",
+        skip(self, body, idempotency_key, repeatable),
+        err(level = "debug")
+    )]
+    async fn send_with<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&impl Serialize>,
+        idempotency_key: Option<&str>,
+        repeatable: bool,
+    ) -> Result<T> {
         let deadline = Instant::now() + self.timeout;
         let mut attempt: u32 = 0;
         loop {

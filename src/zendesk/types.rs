@@ -68,6 +68,108 @@ pub(crate) struct TicketEnvelope<T> {
     pub ticket: T,
 }
 
+/// A comment to add, with audit metadata, and optionally a new status in the same update.
+///
+/// `ticket.metadata` is write-only: Zendesk keeps the whole object as the `custom` part of the
+/// update's audit metadata, and the Comments API shows it as `metadata.custom` on the comment
+/// (OAS `TicketUpdateInput.metadata`, `AuditObject.metadata`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CommentUpdate {
+    pub comment: NewComment,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+/// An update's answer: the audit of the change (the ticket is not needed).
+#[derive(Debug, Deserialize)]
+pub(crate) struct TicketUpdateResponse {
+    #[serde(default)]
+    pub audit: Option<Audit>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Audit {
+    #[serde(default)]
+    pub events: Vec<serde_json::Value>,
+}
+
+impl Audit {
+    /// The id of the comment the update added.
+    pub fn comment_id(&self) -> Option<u64> {
+        self.events
+            .iter()
+            .find(|e| e.get("type").and_then(serde_json::Value::as_str) == Some("Comment"))
+            .and_then(|e| e.get("id"))
+            .and_then(serde_json::Value::as_u64)
+    }
+}
+
+/// A comment as the Ticket Comments API shows it (OAS `TicketCommentObject`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    pub author_id: u64,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub plain_body: Option<String>,
+    pub public: bool,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    #[serde(default)]
+    pub via: Option<Via>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+impl Comment {
+    /// The channel it was written through (`web`, `email`, `api`, …).
+    pub fn channel(&self) -> &str {
+        self.via.as_ref().map_or("", |v| v.channel.as_str())
+    }
+
+    /// A value of the audit's custom metadata.
+    pub fn custom(&self, key: &str) -> Option<&serde_json::Value> {
+        self.metadata.as_ref()?.get("custom")?.get(key)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Via {
+    #[serde(default)]
+    pub channel: String,
+}
+
+/// A file on a comment (OAS `AttachmentObject`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Attachment {
+    #[serde(default)]
+    pub file_name: String,
+    #[serde(default)]
+    pub content_url: String,
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CommentsResponse {
+    #[serde(default)]
+    pub comments: Vec<Comment>,
+    #[serde(default)]
+    pub meta: Option<CursorMeta>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CursorMeta {
+    #[serde(default)]
+    pub has_more: bool,
+    #[serde(default)]
+    pub after_cursor: Option<String>,
+}
+
 /// The fields of a Zendesk ticket the bridge reads.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Ticket {

@@ -355,7 +355,7 @@ async fn a_permanent_failure_is_kept_for_the_operator_and_reconcile_finishes_it(
     app.im.faults().clear();
     let out = app.run_cli(&["reconcile"]).await;
     assert!(
-        out.contains("unfinished cases: 1; open tickets checked: 0; jobs finished now: 1; will retry: 0; failed: 0"),
+        out.contains("unfinished cases: 1; open tickets checked: 0; conversations caught up: 0; jobs finished now: 1; will retry: 0; failed: 0"),
         "{out}"
     );
     let group = err["GroupId"].as_str().unwrap();

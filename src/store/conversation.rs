@@ -1,0 +1,571 @@
+//! `messages` and `comment_batches`: the conversation of each ticket, and the chat lines on
+//! their way into Zendesk comments.
+//!
+//! The unique keys make every message count once: an IM message is its ticket and `MsgSeq`, a
+//! Zendesk comment its id. What is left to mirror is what is still `pending`.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::jobs::{request_run_by, NewJob};
+use super::{now_ms, Result, Store, StoreError};
+use crate::ids::TicketId;
+
+/// Where a message was first written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// In the IM group (customer, agent with an IM client, the bridge's admin).
+    Im,
+    /// A Zendesk comment.
+    Zendesk,
+    /// Posted by the bridge itself (greeting, notices, command replies).
+    Bridge,
+}
+
+/// Who wrote a message, as the transcript tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Customer,
+    Agent,
+    Bridge,
+}
+
+/// What is left to do for a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageState {
+    /// To be mirrored to the other side.
+    Pending,
+    Done,
+    /// Not mirrored: an echo, a chat command, another member's message.
+    Skipped,
+}
+
+macro_rules! text_enum {
+    ($t:ident { $($v:ident = $s:literal),* $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $($t::$v => $s),* }
+            }
+
+            fn parse(s: &str) -> Result<Self> {
+                match s {
+                    $($s => Ok($t::$v),)*
+                    other => Err(StoreError::Corrupt { what: stringify!($t), detail: other.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(Origin { Im = "im", Zendesk = "zendesk", Bridge = "bridge" });
+text_enum!(Role { Customer = "customer", Agent = "agent", Bridge = "bridge" });
+text_enum!(MessageState { Pending = "pending", Done = "done", Skipped = "skipped" });
+
+/// A message to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub ticket: TicketId,
+    pub origin: Origin,
+    pub role: Role,
+    /// IM UserID, or Zendesk user id for comments.
+    pub sender: String,
+    pub name: String,
+    /// The readable form (what a comment or the transcript shows).
+    pub text: String,
+    /// IM's `MsgBody`, or a comment's attachments, as JSON.
+    pub elements: serde_json::Value,
+    pub im_seq: Option<u64>,
+    pub im_random: Option<u32>,
+    pub comment_id: Option<u64>,
+    pub state: MessageState,
+    /// When it was written, Unix ms.
+    pub time: i64,
+}
+
+impl NewMessage {
+    /// The row id: one per IM message, per comment, per bridge post.
+    fn id(&self) -> String {
+        let t = self.ticket;
+        match (self.comment_id, self.im_seq, self.im_random) {
+            (Some(c), _, _) => format!("{t}:zd:{c}"),
+            (None, Some(seq), _) if self.origin == Origin::Im => format!("{t}:im:{seq}"),
+            (None, _, Some(r)) => format!("{t}:post:{r}"),
+            (None, seq, None) => format!("{t}:im:{}", seq.unwrap_or_default()),
+        }
+    }
+}
+
+/// A recorded message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    pub id: String,
+    pub ticket: TicketId,
+    pub origin: Origin,
+    pub role: Role,
+    pub sender: String,
+    pub name: String,
+    pub text: String,
+    pub elements: serde_json::Value,
+    pub im_seq: Option<u64>,
+    pub im_random: Option<u32>,
+    pub comment_id: Option<u64>,
+    pub batch_id: Option<String>,
+    pub state: MessageState,
+    /// When the bridge first tried to post it to IM (IM's duplicate window runs from there).
+    pub attempt_at: Option<i64>,
+    pub time: i64,
+}
+
+/// Chat lines to post as one comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBatch {
+    pub id: String,
+    pub ticket: TicketId,
+    pub author_id: u64,
+    pub body: String,
+    /// Also set the ticket to solved (the customer's `/close`).
+    pub solve: bool,
+    /// The messages it carries.
+    pub messages: Vec<String>,
+}
+
+/// A batch that was written; `comment_id` once its comment is known to exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRecord {
+    pub id: String,
+    pub ticket: TicketId,
+    pub author_id: u64,
+    pub body: String,
+    pub solve: bool,
+    pub comment_id: Option<u64>,
+    /// When its update was last sent.
+    pub attempt_at: Option<i64>,
+}
+
+impl From<NewBatch> for BatchRecord {
+    fn from(b: NewBatch) -> Self {
+        Self {
+            id: b.id,
+            ticket: b.ticket,
+            author_id: b.author_id,
+            body: b.body,
+            solve: b.solve,
+            comment_id: None,
+            attempt_at: None,
+        }
+    }
+}
+
+const MESSAGE_COLUMNS: &str = "id, ticket_id, origin, role, sender, name, text, elements, im_seq, \
+     im_random, comment_id, batch_id, state, attempt_at, created_at";
+const BATCH_COLUMNS: &str = "id, ticket_id, author_id, body, solve, comment_id, attempt_at";
+
+impl Store {
+    /// Records a message unless it was recorded before (same IM seq, same comment, same post);
+    /// a pending one asks for `job` to run by `run_at` (sooner if it was due sooner already).
+    /// Returns whether it was new.
+    pub async fn record_message(&self, msg: &NewMessage, job: Option<&NewJob>) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let added = insert_message(&mut tx, msg).await?;
+        if added {
+            touch_ticket(&mut tx, msg.ticket).await?;
+            if let Some(job) = job {
+                request_run_by(&mut tx, job).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Records several messages and moves a cursor in one transaction (a page of history or
+    /// of comments read at once).
+    pub async fn record_messages(
+        &self,
+        ticket: TicketId,
+        msgs: &[NewMessage],
+        cursor: Cursor,
+    ) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let mut added = 0;
+        for m in msgs {
+            added += usize::from(insert_message(&mut tx, m).await?);
+        }
+        if added > 0 {
+            touch_ticket(&mut tx, ticket).await?;
+        }
+        advance_cursor(&mut tx, ticket, cursor).await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Moves a cursor forward (never back).
+    pub async fn advance_cursor(&self, ticket: TicketId, cursor: Cursor) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        advance_cursor(&mut tx, ticket, cursor).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The bridge's own post (or a mirrored comment) with this `Random`, by this sender.
+    pub async fn message_by_random(
+        &self,
+        ticket: TicketId,
+        random: u32,
+        sender: &str,
+    ) -> Result<Option<MessageRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE ticket_id = $1 AND im_random = $2 AND sender = $3 AND origin <> 'im'"
+        ))
+        .bind(ticket.0 as i64)
+        .bind(i64::from(random))
+        .bind(sender.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| message_from_row(&r)).transpose()
+    }
+
+    /// IM seqs recorded for the ticket above `after`, ascending.
+    pub async fn im_seqs_after(&self, ticket: TicketId, after: u64) -> Result<Vec<u64>> {
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            "SELECT im_seq FROM messages WHERE ticket_id = $1 AND im_seq > $2 ORDER BY im_seq",
+        )
+        .bind(ticket.0 as i64)
+        .bind(after as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(seqs.into_iter().map(|s| s as u64).collect())
+    }
+
+    /// Messages of the ticket from `origin` still to mirror, in the order they were written.
+    pub async fn pending_messages(
+        &self,
+        ticket: TicketId,
+        origin: Origin,
+    ) -> Result<Vec<MessageRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE ticket_id = $1 AND origin = $2 AND state = 'pending' AND batch_id IS NULL
+             ORDER BY im_seq, comment_id, created_at"
+        ))
+        .bind(ticket.0 as i64)
+        .bind(origin.as_str().to_owned())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// The whole conversation of a ticket, oldest first.
+    pub async fn transcript(&self, ticket: TicketId) -> Result<Vec<MessageRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1
+             ORDER BY created_at, im_seq, comment_id, id"
+        ))
+        .bind(ticket.0 as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Sets what is left to do for messages (a command handled, an echo recognised).
+    pub async fn set_message_state(&self, ids: &[String], state: MessageState) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE messages SET state = $1 WHERE id = $2")
+                .bind(state.as_str().to_owned())
+                .bind(id.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An IM post is about to be sent (first time only): IM's duplicate window starts here.
+    pub async fn mark_post_attempt(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET attempt_at = COALESCE(attempt_at, $1) WHERE id = $2")
+            .bind(now_ms())
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A post reached the IM group as `seq` (unknown when IM dropped it as a resend).
+    pub async fn post_delivered(&self, id: &str, seq: Option<u64>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE messages SET state = 'done', sent_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        if let Some(seq) = seq {
+            set_seq(&mut tx, id, seq).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that a post of the bridge was seen in IM as `seq` (its callback or history).
+    pub async fn post_seen(&self, id: &str, seq: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        set_seq(&mut tx, id, seq).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes a batch and ties its messages to it, before its update is sent.
+    pub async fn start_batch(&self, batch: &NewBatch) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO comment_batches (id, ticket_id, author_id, body, solve, state, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'sending', $6)",
+        )
+        .bind(batch.id.clone())
+        .bind(batch.ticket.0 as i64)
+        .bind(batch.author_id as i64)
+        .bind(batch.body.clone())
+        .bind(i64::from(batch.solve))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for id in &batch.messages {
+            sqlx::query("UPDATE messages SET batch_id = $1 WHERE id = $2 AND batch_id IS NULL")
+                .bind(batch.id.clone())
+                .bind(id.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The ticket's batch whose comment is not known to exist yet, if any.
+    pub async fn open_batch(&self, ticket: TicketId) -> Result<Option<BatchRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {BATCH_COLUMNS} FROM comment_batches
+             WHERE ticket_id = $1 AND state = 'sending' ORDER BY created_at LIMIT 1"
+        ))
+        .bind(ticket.0 as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| batch_from_row(&r)).transpose()
+    }
+
+    /// The batch's update is being sent (again).
+    pub async fn mark_batch_attempt(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE comment_batches SET attempt_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The batch's comment exists: the batch and its messages are done.
+    pub async fn batch_sent(&self, id: &str, comment_id: Option<u64>) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE comment_batches SET state = 'sent', comment_id = $1,
+                    sent_at = COALESCE(sent_at, $2)
+             WHERE id = $3",
+        )
+        .bind(comment_id.map(|c| c as i64))
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE messages SET state = 'done', sent_at = $1 WHERE batch_id = $2")
+            .bind(now)
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Zendesk refused the batch for good (the ticket is closed): its lines stay in the
+    /// transcript only.
+    pub async fn batch_refused(&self, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE comment_batches SET state = 'refused' WHERE id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE messages SET state = 'skipped' WHERE batch_id = $1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ticket updates the bridge sent since `since` (Unix ms): for one ticket, or all. Returns
+    /// how many, and when the oldest of them was sent.
+    pub async fn updates_since(
+        &self,
+        ticket: Option<TicketId>,
+        since: i64,
+    ) -> Result<(i64, Option<i64>)> {
+        let (count, oldest): (i64, Option<i64>) =
+            match ticket {
+                Some(t) => {
+                    sqlx::query_as(
+                        "SELECT COUNT(*), MIN(attempt_at) FROM comment_batches
+                     WHERE ticket_id = $1 AND attempt_at > $2",
+                    )
+                    .bind(t.0 as i64)
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?
+                }
+                None => sqlx::query_as(
+                    "SELECT COUNT(*), MIN(attempt_at) FROM comment_batches WHERE attempt_at > $1",
+                )
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?,
+            };
+        Ok((count, oldest))
+    }
+
+    /// Tickets whose conversation may still move: group made, not closed, with something
+    /// recorded since `since` (Unix ms; `None` = any).
+    pub async fn conversation_tickets(&self, since: Option<i64>) -> Result<Vec<TicketId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT ticket_id FROM tickets
+             WHERE status NOT IN ('closed', 'deleted') AND group_created_at IS NOT NULL
+               AND COALESCE(last_activity_at, created_at) >= $1
+             ORDER BY ticket_id",
+        )
+        .bind(since.unwrap_or(i64::MIN))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(|i| TicketId(i as u64)).collect())
+    }
+}
+
+/// Which side's cursor to move, and to what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    None,
+    /// Every IM seq up to this one is known.
+    Im(u64),
+    /// Every Zendesk comment up to this id was looked at.
+    Comment(u64),
+}
+
+async fn advance_cursor(tx: &mut Transaction<'_, Any>, ticket: TicketId, c: Cursor) -> Result<()> {
+    let (column, value) = match c {
+        Cursor::None => return Ok(()),
+        Cursor::Im(seq) => ("im_cursor", seq),
+        Cursor::Comment(id) => ("comment_cursor", id),
+    };
+    sqlx::query(&format!(
+        "UPDATE tickets SET {column} = $1 WHERE ticket_id = $2 AND {column} < $3"
+    ))
+    .bind(value as i64)
+    .bind(ticket.0 as i64)
+    .bind(value as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn touch_ticket(tx: &mut Transaction<'_, Any>, ticket: TicketId) -> Result<()> {
+    sqlx::query("UPDATE tickets SET last_activity_at = $1 WHERE ticket_id = $2")
+        .bind(now_ms())
+        .bind(ticket.0 as i64)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Gives a post its seq, unless another row already has it (then that one stands).
+async fn set_seq(tx: &mut Transaction<'_, Any>, id: &str, seq: u64) -> Result<()> {
+    let (ticket, taken): (i64, Option<String>) = sqlx::query_as(
+        "SELECT m.ticket_id, (SELECT o.id FROM messages o
+                              WHERE o.ticket_id = m.ticket_id AND o.im_seq = $1)
+         FROM messages m WHERE m.id = $2",
+    )
+    .bind(seq as i64)
+    .bind(id.to_owned())
+    .fetch_optional(&mut **tx)
+    .await?
+    .unwrap_or((0, None));
+    if taken.is_none() && ticket != 0 {
+        sqlx::query("UPDATE messages SET im_seq = $1 WHERE id = $2 AND im_seq IS NULL")
+            .bind(seq as i64)
+            .bind(id.to_owned())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_message(tx: &mut Transaction<'_, Any>, m: &NewMessage) -> Result<bool> {
+    // No conflict target: a clash on the id, the (ticket, seq) or the comment id all mean
+    // "already recorded".
+    let added = sqlx::query(
+        "INSERT INTO messages (id, ticket_id, origin, role, sender, name, text, elements, im_seq,
+                               im_random, comment_id, state, created_at, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(m.id())
+    .bind(m.ticket.0 as i64)
+    .bind(m.origin.as_str().to_owned())
+    .bind(m.role.as_str().to_owned())
+    .bind(m.sender.clone())
+    .bind(m.name.clone())
+    .bind(m.text.clone())
+    .bind(m.elements.to_string())
+    .bind(m.im_seq.map(|s| s as i64))
+    .bind(m.im_random.map(i64::from))
+    .bind(m.comment_id.map(|c| c as i64))
+    .bind(m.state.as_str().to_owned())
+    .bind(m.time)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(added > 0)
+}
+
+fn message_from_row(r: &AnyRow) -> Result<MessageRecord> {
+    let elements: String = r.try_get("elements")?;
+    Ok(MessageRecord {
+        id: r.try_get("id")?,
+        ticket: TicketId(r.try_get::<i64, _>("ticket_id")? as u64),
+        origin: Origin::parse(&r.try_get::<String, _>("origin")?)?,
+        role: Role::parse(&r.try_get::<String, _>("role")?)?,
+        sender: r.try_get("sender")?,
+        name: r.try_get("name")?,
+        text: r.try_get("text")?,
+        elements: serde_json::from_str(&elements).map_err(|e| StoreError::Corrupt {
+            what: "message elements",
+            detail: e.to_string(),
+        })?,
+        im_seq: r.try_get::<Option<i64>, _>("im_seq")?.map(|s| s as u64),
+        im_random: r.try_get::<Option<i64>, _>("im_random")?.map(|s| s as u32),
+        comment_id: r.try_get::<Option<i64>, _>("comment_id")?.map(|c| c as u64),
+        batch_id: r.try_get("batch_id")?,
+        state: MessageState::parse(&r.try_get::<String, _>("state")?)?,
+        attempt_at: r.try_get("attempt_at")?,
+        time: r.try_get("created_at")?,
+    })
+}
+
+fn batch_from_row(r: &AnyRow) -> Result<BatchRecord> {
+    Ok(BatchRecord {
+        id: r.try_get("id")?,
+        ticket: TicketId(r.try_get::<i64, _>("ticket_id")? as u64),
+        author_id: r.try_get::<i64, _>("author_id")? as u64,
+        body: r.try_get("body")?,
+        solve: r.try_get::<i64, _>("solve")? != 0,
+        comment_id: r.try_get::<Option<i64>, _>("comment_id")?.map(|c| c as u64),
+        attempt_at: r.try_get("attempt_at")?,
+    })
+}
