@@ -8,13 +8,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::Caller;
 use super::clock::iso8601;
 use super::errors::ApiError;
 use super::pagination::{self, Listing};
-use super::state::CommentRecord;
+use super::state::{AttachmentRecord, CommentRecord};
+use super::ticket_view::{comment_event, metadata, via};
 use super::{base_url, parse_id, ZendeskEmulator};
 
 /// Bodies over 64 kB are truncated silently [CMT].
@@ -82,22 +83,59 @@ fn strip_tags(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// The OAS `TicketCommentObject` view.
-pub(super) fn render(c: &CommentRecord) -> Value {
-    json!({
-        "id": c.id,
-        "type": "Comment",
-        "author_id": c.author_id,
-        "body": c.body,
-        "html_body": c.html_body,
-        "plain_body": c.body,
-        "public": c.public,
-        "attachments": [],
-        "audit_id": c.audit_id,
-        "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": null}},
-        "metadata": {"system": {"client": "ticket-bridge zendesk emulator"}, "custom": {}},
-        "created_at": iso8601(c.created_ms)
-    })
+/// A file a comment made in the agent UI carries (the emulator's helpers only).
+#[derive(Debug, Clone)]
+pub(super) struct NewAttachment {
+    pub file_name: String,
+    pub content_url: String,
+    pub size: u64,
+}
+
+impl NewAttachment {
+    /// The stored attachment, its content type taken from the file name's extension.
+    pub(super) fn record(self, id: u64) -> AttachmentRecord {
+        let content_type = content_type(&self.file_name).to_owned();
+        AttachmentRecord {
+            id,
+            file_name: self.file_name,
+            content_url: self.content_url,
+            content_type,
+            size: self.size,
+        }
+    }
+}
+
+/// UNCONFIRMED: how Zendesk derives `content_type` (from the upload's `Content-Type`, spec
+/// §2.8); the emulator's helpers have none, so common extensions are mapped.
+fn content_type(file_name: &str) -> &'static str {
+    let extension = file_name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "pdf" => "application/pdf",
+        "txt" | "log" => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The OAS `TicketCommentObject` view: the audit's `Comment` event plus `via`, `metadata` (the
+/// audit's custom and system data) and `created_at`.
+///
+/// UNCONFIRMED: the OAS comment examples show `via` inside `metadata`, its schema lists `via`
+/// as a property of the comment; the schema is followed and `via` is not repeated in
+/// `metadata`.
+pub(super) fn render(base: &str, c: &CommentRecord) -> Value {
+    let mut view = comment_event(base, c);
+    if let Value::Object(m) = &mut view {
+        m.insert("via".into(), via(&c.via));
+        m.insert("metadata".into(), metadata(&c.metadata_custom));
+        m.insert("created_at".into(), iso8601(c.created_ms).into());
+    }
+    view
 }
 
 /// `GET /api/v2/tickets/{id}/comments`: offset pagination by default (`page`, `per_page`,
@@ -122,7 +160,13 @@ pub(super) async fn list(
             cursor_sorts: &[("created_at", false), ("-created_at", true)],
         };
         // Comments are stored in creation order, which is also ascending id order.
-        pagination::page(&listing, &ticket.comments, &query, |c| c.id, render)
+        pagination::page(
+            &listing,
+            &ticket.comments,
+            &query,
+            |c| c.id,
+            |c| render(&base, c),
+        )
     });
     match result {
         Ok(body) => Json(body).into_response(),
@@ -144,6 +188,13 @@ mod tests {
         assert_eq!(html, "<p>Hi &amp; bye</p>");
         assert!(bodies(Some("  \n"), Some("<p> </p>")).is_none());
         assert!(bodies(None, None).is_none());
+    }
+
+    #[test]
+    fn attachment_content_types_follow_the_extension() {
+        assert_eq!(content_type("crash.log"), "text/plain");
+        assert_eq!(content_type("Photo.JPG"), "image/jpeg");
+        assert_eq!(content_type("archive"), "application/octet-stream");
     }
 
     #[test]

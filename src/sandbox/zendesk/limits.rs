@@ -81,6 +81,8 @@ pub(super) struct Limits {
     account: Option<MinuteWindow>,
     update_endpoint: MinuteWindow,
     user_ticket: HashMap<(u64, u64), VecDeque<u64>>,
+    /// 429s these limits answered (injected faults are not counted here).
+    rejected: u64,
 }
 
 impl Limits {
@@ -89,7 +91,13 @@ impl Limits {
             account: (account_per_minute > 0).then(|| MinuteWindow::new(account_per_minute)),
             update_endpoint: MinuteWindow::new(UPDATE_TICKET_PER_MINUTE),
             user_ticket: HashMap::new(),
+            rejected: 0,
         }
+    }
+
+    /// How many requests these limits refused with 429, all three limits together.
+    pub(super) fn rejected(&self) -> u64 {
+        self.rejected
     }
 
     /// Counts one API request against the account. `Ok(None)` when the account is unlimited.
@@ -101,7 +109,9 @@ impl Limits {
             return Ok(None);
         };
         let limit = window.limit;
+        let rejected = &mut self.rejected;
         window.hit(now_ms).map(Some).map_err(|retry_after| {
+            *rejected += 1;
             (
                 ApiError::RateLimited {
                     retry_after,
@@ -117,6 +127,19 @@ impl Limits {
 
     /// Counts one Update Ticket request by `user_id` on `ticket_id` against both endpoint limits.
     pub(super) fn ticket_update(
+        &mut self,
+        user_id: u64,
+        ticket_id: u64,
+        now_ms: u64,
+    ) -> Result<(), ApiError> {
+        let result = self.check_ticket_update(user_id, ticket_id, now_ms);
+        if result.is_err() {
+            self.rejected += 1;
+        }
+        result
+    }
+
+    fn check_ticket_update(
         &mut self,
         user_id: u64,
         ticket_id: u64,
@@ -177,5 +200,18 @@ mod tests {
         assert!(l.ticket_update(8, 1, 30_000).is_ok());
         // The oldest update leaves the window after 10 minutes.
         assert!(l.ticket_update(7, 1, 600_000).is_ok());
+        assert_eq!(l.rejected(), 1);
+    }
+
+    #[test]
+    fn every_limit_counts_its_429s() {
+        let mut l = Limits::new(1);
+        assert!(l.account_request(0).is_ok());
+        assert!(l.account_request(1).is_err());
+        for i in 0..100 {
+            assert!(l.ticket_update(i, 1, 0).is_ok());
+        }
+        assert!(l.ticket_update(100, 1, 0).is_err());
+        assert_eq!(l.rejected(), 2);
     }
 }

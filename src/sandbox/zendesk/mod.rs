@@ -7,6 +7,9 @@
 //! with offset or cursor pages (§3.4), `Idempotency-Key` works on ticket creation
 //! (§2.4), users can be created, shown and searched by external id or email (§2.7), and the
 //! account, Update Ticket and per-(user, ticket) rate limits answer 429 with `Retry-After` (§3).
+//! Each comment keeps its audit's custom metadata (the write-only `ticket.metadata`), the
+//! channel it came through (`via`: the API, the agent UI or email) and its attachments; the
+//! helper methods play the agent UI and the requester's email replies.
 //! Admins manage webhooks through the Webhooks API (§4.1–4.2), and ticket updates deliver
 //! signed, retried `zen:event-type:ticket.*` events to the active webhooks subscribed to them
 //! (§4.3–4.4, §5.3).
@@ -144,6 +147,12 @@ pub struct Comment {
     pub author_id: u64,
     pub body: String,
     pub public: bool,
+    /// `via.channel`: "api" (made through the Tickets API), "web" (an agent in the Zendesk UI)
+    /// or "email" (a reply by email).
+    pub via: String,
+    /// `metadata.custom`: the custom metadata of the comment's audit, a JSON object (empty
+    /// unless the update that made the comment sent `ticket.metadata`).
+    pub metadata_custom: Value,
     pub created_at: String,
 }
 
@@ -378,24 +387,123 @@ impl ZendeskEmulator {
             .map(|_| ())
     }
 
-    /// Adds a public comment by `author_id` and returns the comment's id.
+    /// Adds a public comment by `author_id` as an agent would in the agent UI (`via.channel`
+    /// "web"; the admin is the updater) and returns the comment's id.
     pub fn add_public_comment(
         &self,
         ticket_id: u64,
         author_id: u64,
         body: &str,
     ) -> Result<u64, String> {
-        let ticket = json!({"comment": {"body": body, "public": true, "author_id": author_id}});
-        self.update_as_admin(ticket_id, ticket)?
+        let comment = NewComment::new(author_id, body, true);
+        self.comment_as(
+            self.admin_id(),
+            ticket_id,
+            comment,
+            tickets::Origin::new(state::Via::Web),
+        )
+    }
+
+    /// Adds an internal note (`public: false`) by `author_id` from the agent UI (`via.channel`
+    /// "web") and returns the comment's id.
+    pub fn add_internal_note(
+        &self,
+        ticket_id: u64,
+        author_id: u64,
+        body: &str,
+    ) -> Result<u64, String> {
+        let comment = NewComment::new(author_id, body, false);
+        self.comment_as(
+            self.admin_id(),
+            ticket_id,
+            comment,
+            tickets::Origin::new(state::Via::Web),
+        )
+    }
+
+    /// Adds a public comment carrying one attachment, as [`Self::add_public_comment`] does;
+    /// the list of comments shows the file with this name, URL and size in bytes.
+    pub fn add_public_comment_with_attachment(
+        &self,
+        ticket_id: u64,
+        author_id: u64,
+        body: &str,
+        file_name: &str,
+        content_url: &str,
+        size: u64,
+    ) -> Result<u64, String> {
+        let comment = NewComment::new(author_id, body, true);
+        let origin = tickets::Origin {
+            attachment: Some(comments::NewAttachment {
+                file_name: file_name.to_owned(),
+                content_url: content_url.to_owned(),
+                size,
+            }),
+            ..tickets::Origin::new(state::Via::Web)
+        };
+        self.comment_as(self.admin_id(), ticket_id, comment, origin)
+    }
+
+    /// Adds the ticket's requester's emailed reply: a public comment by the requester, who is
+    /// also the updater (`via.channel` "email", the sender as `via.source.from`). Returns the
+    /// comment's id.
+    pub fn add_email_reply(&self, ticket_id: u64, body: &str) -> Result<u64, String> {
+        let (requester, via) = {
+            let store = self.lock();
+            let ticket = store
+                .tickets
+                .get(&ticket_id)
+                .ok_or_else(|| ApiError::RecordNotFound.describe())?;
+            let sender = store.users.get(&ticket.requester_id);
+            let via = state::Via::Email {
+                name: sender.map(|u| u.name.clone()).unwrap_or_default(),
+                address: sender.and_then(|u| u.email.clone()),
+            };
+            (ticket.requester_id, via)
+        };
+        // UNCONFIRMED: the requester is the updater of an emailed reply (Zendesk's mail
+        // processing acts for the sender), so the reply counts against their own
+        // per-(user, ticket) budget.
+        let comment = NewComment::new(requester, body, true);
+        self.comment_as(requester, ticket_id, comment, tickets::Origin::new(via))
+    }
+
+    /// Adds `comment` to the ticket as `actor` and returns the comment's id.
+    fn comment_as(
+        &self,
+        actor: u64,
+        ticket_id: u64,
+        comment: NewComment<'_>,
+        origin: tickets::Origin,
+    ) -> Result<u64, String> {
+        let ticket = json!({"comment": {
+            "body": comment.body, "public": comment.public, "author_id": comment.author_id
+        }});
+        self.update_as(actor, ticket_id, ticket, origin)?
             .comment_id
             .ok_or_else(|| "no comment was added".to_owned())
     }
 
     fn update_as_admin(&self, ticket_id: u64, ticket: Value) -> Result<tickets::Updated, String> {
+        self.update_as(
+            self.admin_id(),
+            ticket_id,
+            ticket,
+            tickets::Origin::new(state::Via::Web),
+        )
+    }
+
+    fn update_as(
+        &self,
+        actor: u64,
+        ticket_id: u64,
+        ticket: Value,
+        origin: tickets::Origin,
+    ) -> Result<tickets::Updated, String> {
         let Value::Object(root) = ticket else {
             return Err("the update must be a JSON object".into());
         };
-        tickets::apply_update(self, self.admin_id(), ticket_id, &root, "http://localhost")
+        tickets::apply_update(self, actor, ticket_id, &root, "http://localhost", origin)
             .map_err(|e| e.describe())
     }
 
@@ -416,6 +524,13 @@ impl ZendeskEmulator {
         self.inner.creds.oauth_user_id
     }
 
+    /// Number of 429s the emulator's own rate limits answered: the account limit, the Update
+    /// Ticket endpoint limit and the per-(user, ticket) limit, for requests and helper methods
+    /// alike. 429s injected as faults are not counted.
+    pub fn rate_limited_count(&self) -> u64 {
+        self.lock().limits.rejected()
+    }
+
     /// Number of API requests received (all paths, including rejected ones).
     pub fn request_count(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
@@ -434,6 +549,23 @@ impl ZendeskEmulator {
     fn lock(&self) -> MutexGuard<'_, Store> {
         // Every mutation completes before the guard drops, so a poisoned lock holds whole data.
         self.inner.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A comment one of the helper methods adds.
+struct NewComment<'a> {
+    author_id: u64,
+    body: &'a str,
+    public: bool,
+}
+
+impl<'a> NewComment<'a> {
+    fn new(author_id: u64, body: &'a str, public: bool) -> Self {
+        Self {
+            author_id,
+            body,
+            public,
+        }
     }
 }
 

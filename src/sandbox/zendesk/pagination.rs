@@ -74,7 +74,13 @@ fn offset_page<T>(
             .filter(|&p| p >= 1)
             .ok_or_else(|| invalid_parameter("page must be a positive integer"))?,
     };
-    let desc = query.get("sort_order").is_some_and(|s| s == "desc");
+    // "One of `asc`, `desc`. Defaults to `asc`" (OAS List Comments). UNCONFIRMED: the error
+    // for another value.
+    let desc = match query.get("sort_order").map(String::as_str) {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(invalid_parameter("sort_order must be one of asc, desc")),
+    };
     let ordered = ordered(items, desc);
     let start = (page - 1).saturating_mul(per_page);
     let records: Vec<Value> = ordered
@@ -231,7 +237,12 @@ mod tests {
         );
         let desc = run(&items, &[("sort_order", "desc")]).unwrap_or_default();
         assert_eq!(desc["things"], json!([9, 5, 2]));
-        for bad in [("per_page", "0"), ("per_page", "x"), ("page", "0")] {
+        for bad in [
+            ("per_page", "0"),
+            ("per_page", "x"),
+            ("page", "0"),
+            ("sort_order", "down"),
+        ] {
             assert!(run(&items, &[bad]).is_err(), "{bad:?}");
         }
     }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::{Map, Value};
+
 use super::idempotency::IdempotencyKeys;
 use super::limits::Limits;
 use super::webhook_input::WebhookSpec;
@@ -98,6 +100,41 @@ impl Status {
     }
 }
 
+/// How an update or a comment reached the ticket (OAS `TicketAuditViaObject`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Via {
+    /// The REST API (`POST`/`PUT /api/v2/tickets`).
+    Api,
+    /// An agent in the Zendesk agent UI.
+    Web,
+    /// An email to the support address; the sender is the source's `from`.
+    Email {
+        name: String,
+        address: Option<String>,
+    },
+}
+
+impl Via {
+    /// The `via.channel` value.
+    pub(super) fn channel(&self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Web => "web",
+            Self::Email { .. } => "email",
+        }
+    }
+}
+
+/// A file attached to a comment (OAS `AttachmentObject`).
+#[derive(Debug, Clone)]
+pub(super) struct AttachmentRecord {
+    pub id: u64,
+    pub file_name: String,
+    pub content_url: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct CommentRecord {
     pub id: u64,
@@ -107,6 +144,10 @@ pub(super) struct CommentRecord {
     pub html_body: String,
     pub public: bool,
     pub audit_id: u64,
+    pub via: Via,
+    /// The custom metadata of the comment's audit: the update's write-only `ticket.metadata`.
+    pub metadata_custom: Map<String, Value>,
+    pub attachments: Vec<AttachmentRecord>,
     pub created_ms: u64,
 }
 
@@ -307,6 +348,8 @@ impl From<&TicketRecord> for Ticket {
                     author_id: c.author_id,
                     body: c.body.clone(),
                     public: c.public,
+                    via: c.via.channel().to_owned(),
+                    metadata_custom: Value::Object(c.metadata_custom.clone()),
                     created_at: super::clock::iso8601(c.created_ms),
                 })
                 .collect(),

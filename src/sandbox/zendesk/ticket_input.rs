@@ -43,6 +43,8 @@ pub(super) struct TicketInput {
     pub status: Option<Status>,
     pub priority: Patch<String>,
     pub kind: Patch<String>,
+    /// Write-only audit metadata; the audit shows it as `metadata.custom`.
+    pub metadata: Option<Map<String, Value>>,
 }
 
 /// Reads the ticket object; type errors are pushed to `errors`.
@@ -61,6 +63,7 @@ pub(super) fn parse(root: &Map<String, Value>, errors: &mut Vec<FieldError>) -> 
         status: r.status(),
         priority: r.one_of("priority", &PRIORITIES),
         kind: r.one_of("type", &TYPES),
+        metadata: r.metadata(),
     }
 }
 
@@ -156,6 +159,21 @@ impl<'a> Reader<'a> {
             }
             _ => {
                 self.invalid("tags");
+                None
+            }
+        }
+    }
+
+    /// `metadata` (OAS `TicketObject.metadata`: "Write only. Metadata for the audit. In the
+    /// `audit` object, the data is specified in the `custom` property of the `metadata`
+    /// object"): any JSON object, kept whole as the audit's custom metadata. The OAS declares
+    /// an object without listed properties, so every key is allowed; it doesn't declare it
+    /// nullable, so `null` is refused like any other non-object.
+    fn metadata(&mut self) -> Option<Map<String, Value>> {
+        match self.root.get("metadata")? {
+            Value::Object(obj) => Some(obj.clone()),
+            _ => {
+                self.invalid("metadata");
                 None
             }
         }
@@ -257,7 +275,8 @@ mod tests {
             "subject": "Hi", "comment": {"body": "b", "public": false, "author_id": 5},
             "requester": {"name": "A", "email": "a@example.com"}, "assignee_id": null,
             "tags": ["One", "two three", "one"], "external_id": "x", "status": "pending",
-            "priority": "high", "type": "task", "no_such_field": {"x": 1}
+            "priority": "high", "type": "task", "no_such_field": {"x": 1},
+            "metadata": {"batch": "b-1", "custom": {"nested": true}}
         }));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(t.subject.as_deref(), Some("Hi"));
@@ -271,13 +290,18 @@ mod tests {
         assert_eq!(t.status, Some(Status::Pending));
         assert_eq!(t.priority, Some(Some("high".into())));
         assert_eq!(t.kind, Some(Some("task".into())));
+        let metadata = t.metadata.map(Value::Object);
+        assert_eq!(
+            metadata,
+            Some(json!({"batch": "b-1", "custom": {"nested": true}}))
+        );
     }
 
     #[test]
     fn wrong_types_and_values_are_field_errors() {
         let (_, errors) = read(json!({
             "assignee_id": "12", "status": "closed-ish", "priority": "meh", "tags": "a b",
-            "comment": {"public": "yes"}, "requester": {"email": 5}
+            "comment": {"public": "yes"}, "requester": {"email": 5}, "metadata": "b-1"
         }));
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         for f in [
@@ -287,6 +311,7 @@ mod tests {
             "tags",
             "public",
             "requester",
+            "metadata",
         ] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }

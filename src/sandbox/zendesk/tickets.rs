@@ -19,10 +19,10 @@ use super::comments;
 use super::errors::{ApiError, FieldError};
 use super::idempotency::{self, Lookup, StoredResponse};
 use super::people::{check_user_exists, resolve_assignee, resolve_requester, RequesterPlan};
-use super::state::{CommentRecord, Role, Status, Store, TicketRecord};
+use super::state::{CommentRecord, Role, Status, Store, TicketRecord, Via};
 use super::ticket_events::{self, Changes};
 use super::ticket_input;
-use super::ticket_view::{audit, comment_event, render};
+use super::ticket_view::{audit, comment_event, render, AuditHead};
 use super::{base_url, parse_id, show_record, ZendeskEmulator};
 
 /// "A ticket can contain up to 5000 comments in total" (OAS `TicketObject.comment`).
@@ -88,7 +88,7 @@ fn create_ticket(
         }
     }
     let plan = validate_create(&store, actor, &body.root)?;
-    let (ticket_id, audit) = apply_create(&mut store, actor, plan, now);
+    let (ticket_id, audit) = apply_create(&mut store, actor, plan, now, &base);
     let ticket = store
         .tickets
         .get(&ticket_id)
@@ -127,6 +127,7 @@ struct CreatePlan {
     status: Option<Status>,
     priority: Option<String>,
     kind: Option<String>,
+    metadata: Map<String, Value>,
 }
 
 fn validate_create(
@@ -170,12 +171,19 @@ fn validate_create(
             status: input.status,
             priority: input.priority.flatten(),
             kind: input.kind.flatten(),
+            metadata: input.metadata.unwrap_or_default(),
         }),
         _ => Err(ApiError::invalid(errors)),
     }
 }
 
-fn apply_create(store: &mut Store, actor: u64, plan: CreatePlan, now: u64) -> (u64, Value) {
+fn apply_create(
+    store: &mut Store,
+    actor: u64,
+    plan: CreatePlan,
+    now: u64,
+    base: &str,
+) -> (u64, Value) {
     let requester_id = match plan.requester {
         RequesterPlan::Existing(id) => id,
         // UNCONFIRMED: users created through `requester` start unverified.
@@ -203,9 +211,12 @@ fn apply_create(store: &mut Store, actor: u64, plan: CreatePlan, now: u64) -> (u
         html_body: plan.html,
         public: plan.public,
         audit_id,
+        via: Via::Api,
+        metadata_custom: plan.metadata.clone(),
+        attachments: Vec::new(),
         created_ms: now,
     };
-    let mut events = vec![comment_event(&comment)];
+    let mut events = vec![comment_event(base, &comment)];
     let created: [(&str, Value); 8] = [
         ("subject", json!(subject)),
         ("requester_id", json!(requester_id)),
@@ -243,7 +254,15 @@ fn apply_create(store: &mut Store, actor: u64, plan: CreatePlan, now: u64) -> (u
             updated_ms: now,
         },
     );
-    (id, audit(audit_id, id, actor, now, events))
+    let head = AuditHead {
+        id: audit_id,
+        ticket_id: id,
+        author_id: actor,
+        now,
+        via: &Via::Api,
+        custom: &plan.metadata,
+    };
+    (id, audit(&head, events))
 }
 
 /// The first line of the description, at most 150 characters.
@@ -266,7 +285,33 @@ fn update_ticket(
     let actor = caller.user_id()?;
     let id = parse_id(raw_id)?;
     let body = body::parse(headers, bytes, "ticket")?;
-    apply_update(emu, actor, id, &body.root, &base_url(headers)).map(|u| u.body)
+    apply_update(
+        emu,
+        actor,
+        id,
+        &body.root,
+        &base_url(headers),
+        Origin::new(Via::Api),
+    )
+    .map(|u| u.body)
+}
+
+/// Where an update comes from besides its `ticket` object: the channel its audit and comment
+/// record, and a file its comment carries (the agent UI and email can attach files directly;
+/// the emulator has no uploads endpoint for the API's `comment.uploads` tokens).
+pub(super) struct Origin {
+    pub via: Via,
+    pub attachment: Option<comments::NewAttachment>,
+}
+
+impl Origin {
+    /// An update through `via` without an attachment.
+    pub(super) fn new(via: Via) -> Self {
+        Self {
+            via,
+            attachment: None,
+        }
+    }
 }
 
 /// An applied update: the response body, and the id of the comment it added.
@@ -277,12 +322,16 @@ pub(super) struct Updated {
 
 /// Updates ticket `id` from a `ticket` object as `actor`: what `PUT /tickets/{id}` and the
 /// emulator's helper methods share, webhook events included (sent after the lock is released).
+/// Every origin counts against both Update Ticket limits: "UI ticket updates ... do count
+/// toward the Update Ticket endpoint limit" (spec §3.2). UNCONFIRMED: whether email replies
+/// count; the stricter reading is emulated.
 pub(super) fn apply_update(
     emu: &ZendeskEmulator,
     actor: u64,
     id: u64,
     root: &Map<String, Value>,
     base: &str,
+    origin: Origin,
 ) -> Result<Updated, ApiError> {
     let now = emu.now_ms();
     let mut store = emu.lock();
@@ -341,6 +390,7 @@ pub(super) fn apply_update(
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
+    let custom = input.metadata.unwrap_or_default();
 
     let audit_id = store.next_event_id();
     let (previous_assignee, previous_status) = (current.assignee_id, current.status);
@@ -416,23 +466,40 @@ pub(super) fn apply_update(
         // "The initial value set on ticket creation persists for any additional comment unless
         // you change it" (OAS `TicketCommentObject.public`).
         let initial_public = t.comments.first().is_none_or(|first| first.public);
+        let comment_id = store.next_event_id();
+        let attachments = origin
+            .attachment
+            .map(|a| a.record(store.next_event_id()))
+            .into_iter()
+            .collect();
         let comment = CommentRecord {
-            id: store.next_event_id(),
+            id: comment_id,
             author_id: c.author_id.unwrap_or(actor),
             body: plain,
             html_body: html,
             public: c.public.unwrap_or(initial_public),
             audit_id,
+            via: origin.via.clone(),
+            metadata_custom: custom.clone(),
+            attachments,
             created_ms: now,
         };
-        events.insert(0, comment_event(&comment));
+        events.insert(0, comment_event(base, &comment));
         new_comment_id = Some(comment.id);
         t.comments.push(comment);
     }
     if !events.is_empty() {
         t.updated_ms = now;
     }
-    let audit = audit(audit_id, id, actor, now, events);
+    let head = AuditHead {
+        id: audit_id,
+        ticket_id: id,
+        author_id: actor,
+        now,
+        via: &origin.via,
+        custom: &custom,
+    };
+    let audit = audit(&head, events);
     let rendered = render(base, &t);
     let changes = Changes {
         actor,

@@ -1,6 +1,7 @@
 //! Black-box tests of the emulator over real HTTP, one helper per endpoint.
 
 mod auth;
+mod comments;
 mod idempotency;
 mod limits;
 mod ticket_list;

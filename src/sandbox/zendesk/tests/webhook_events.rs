@@ -24,7 +24,7 @@ const RETRIES: usize = 3;
 
 /// How the receiver answers its next request.
 #[derive(Debug, Clone, Copy)]
-enum Reply {
+pub(super) enum Reply {
     Status(u16),
     /// 200 after this long.
     Slow(Duration),
@@ -33,7 +33,7 @@ enum Reply {
 }
 
 #[derive(Debug, Clone)]
-struct Received {
+pub(super) struct Received {
     headers: HeaderMap,
     body: String,
 }
@@ -47,14 +47,14 @@ impl Received {
             .to_owned()
     }
 
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
 }
 
 /// A local endpoint recording every request; answers 200 unless told otherwise.
 #[derive(Clone)]
-struct Receiver {
+pub(super) struct Receiver {
     log: Arc<Mutex<Vec<Received>>>,
     replies: Arc<Mutex<VecDeque<Reply>>>,
     gate: Arc<Semaphore>,
@@ -84,7 +84,7 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: String) -> St
 }
 
 impl Receiver {
-    async fn start(replies: &[Reply]) -> (Self, Served) {
+    pub(super) async fn start(replies: &[Reply]) -> (Self, Served) {
         let r = Self {
             log: Arc::default(),
             replies: Arc::new(Mutex::new(replies.iter().copied().collect())),
@@ -99,18 +99,18 @@ impl Receiver {
         }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(super) fn received(&self) -> Vec<Received> {
         locked(&self.log).clone()
     }
 }
 
-fn endpoint(served: &Served) -> String {
+pub(super) fn endpoint(served: &Served) -> String {
     format!("{}/hook", served.base_url)
 }
 
 impl TestZendesk {
     /// An emulator whose deliveries give up fast: 300 ms timeout, 3 retries 20 ms apart.
-    async fn fast_webhooks() -> Self {
+    pub(super) async fn fast_webhooks() -> Self {
         Self::with_config(|c| {
             c.webhook_delivery = WebhookDeliveryConfig {
                 timeout: Duration::from_millis(300),
@@ -120,7 +120,7 @@ impl TestZendesk {
         .await
     }
 
-    fn carol(&self) -> u64 {
+    pub(super) fn carol(&self) -> u64 {
         self.emu
             .user_by_email("carol@example.com")
             .map(|u| u.id)
