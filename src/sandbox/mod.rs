@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod im;
+mod outbound;
 pub mod run;
 pub mod zendesk;
 
@@ -27,11 +28,13 @@ impl Drop for Served {
 }
 
 /// Serves `router` on `127.0.0.1:port` (0 = a free port) until the returned handle is dropped.
+/// Handlers can read the peer's address (`ConnectInfo<SocketAddr>`).
 pub async fn serve(router: Router, port: u16) -> std::io::Result<Served> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        if let Err(e) = axum::serve(listener, service).await {
             tracing::error!(error = %e, "emulator server stopped");
         }
     });

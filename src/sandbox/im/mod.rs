@@ -7,14 +7,21 @@
 //! documentation leaves a behaviour open (marked UNCONFIRMED there), the stricter plausible
 //! behaviour is emulated and a comment at the spot says so.
 //!
+//! After a message is stored, the app's callback URL (if set) receives
+//! `Group.CallbackAfterSendMsg` like the real service sends it (§5.1–5.5; see [`callbacks`]);
+//! [`ImEmulator::client_send`] and the emulator-only `POST /sdk/send_group_msg` (see [`sdk`])
+//! stand for customers writing from the client SDK.
+//!
 //! Error policy: every API-level result is HTTP 200 with `ActionStatus`/`ErrorCode`/`ErrorInfo`;
 //! a failed command changes nothing. Other statuses come only from the HTTP layer (405 for a
 //! wrong method, 413 for a huge body) and from injected [`faults`](crate::sandbox::faults).
 
+mod callbacks;
 mod commands;
 mod convention;
 mod errors;
 mod fields;
+mod sdk;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -24,12 +31,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::routing::post;
 use axum::Router;
+use serde_json::{json, Map, Value};
 
 use crate::sandbox::faults::{self, Faults};
 use crate::secret::Secret;
 use crate::usersig::UserSigner;
 
+use callbacks::{Callbacks, Platform};
+use commands::Ctx;
+use errors::ImError;
 use state::State;
+
+pub use callbacks::{CallbackRecord, CallbackTarget};
+
+/// `ClientIP` of client sends made through [`ImEmulator::client_send`], and of requests whose
+/// peer is unknown.
+const LOCAL_CLIENT_IP: &str = "127.0.0.1";
 
 /// What the emulated IM application is.
 #[derive(Debug, Clone)]
@@ -115,7 +132,9 @@ struct Inner {
     config: ImEmulatorConfig,
     signer: UserSigner,
     faults: Faults,
+    /// Lock order: `state` before anything inside `callbacks`.
     state: Mutex<State>,
+    callbacks: Callbacks,
 }
 
 impl Inner {
@@ -126,11 +145,63 @@ impl Inner {
 
     /// Emulator time in Unix seconds: the wall clock plus any [`ImEmulator::advance_clock`].
     fn now(state: &State) -> u64 {
+        Self::now_ms(state) / 1000
+    }
+
+    /// [`Self::now`] in milliseconds.
+    fn now_ms(state: &State) -> u64 {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0);
-        wall.saturating_add(state.clock_offset)
+        wall.saturating_add(state.clock_offset.saturating_mul(1000))
+    }
+
+    /// [`Self::now`], taking the lock for it.
+    fn current_time(&self) -> u64 {
+        Self::now(&self.lock())
+    }
+
+    fn ctx<'a>(
+        &'a self,
+        identifier: &'a str,
+        now_ms: u64,
+        platform: Platform,
+        client_ip: &'a str,
+    ) -> Ctx<'a> {
+        Ctx {
+            identifier,
+            admins: &self.config.admins,
+            sdkappid: self.config.sdkappid,
+            now: now_ms / 1000,
+            now_ms,
+            platform,
+            client_ip,
+        }
+    }
+
+    /// Queues the callbacks the command run with `ctx` fired, with `RequestTime` the command's
+    /// time. Called before the state lock is released, so callbacks keep the order of the
+    /// changes that fired them.
+    fn fire_callbacks(&self, state: &mut State, ctx: &Ctx<'_>) {
+        let fired = std::mem::take(&mut state.fired);
+        if !fired.is_empty() {
+            self.callbacks.fire(self.config.sdkappid, ctx.now, fired);
+        }
+    }
+
+    /// A message `from` sends from the client SDK (`body` as for `/sdk/send_group_msg`).
+    fn client_send(
+        &self,
+        from: &str,
+        client_ip: &str,
+        body: &Map<String, Value>,
+    ) -> Result<(u64, u64), ImError> {
+        let mut state = self.lock();
+        let ctx = self.ctx(from, Self::now_ms(&state), Platform::Web, client_ip);
+        let sent = commands::client_send_group_msg(&mut state, &ctx, body);
+        self.fire_callbacks(&mut state, &ctx);
+        sent
     }
 }
 
@@ -147,12 +218,17 @@ impl ImEmulator {
                 signer,
                 faults: Faults::default(),
                 state: Mutex::new(state),
+                callbacks: Callbacks::new(),
             }),
         }
     }
 
-    /// Routes `POST /v4/{service}/{command}` with the faults middleware installed.
+    /// Routes `POST /v4/{service}/{command}` with the faults middleware installed, and the
+    /// emulator-only `POST /sdk/send_group_msg` (see [`sdk`]) without it.
     pub fn router(&self) -> Router {
+        let sdk = Router::new()
+            .route("/sdk/send_group_msg", post(sdk::send_group_msg))
+            .with_state(self.inner.clone());
         Router::new()
             .route("/v4/{service}/{command}", post(convention::handle))
             .fallback(convention::fallback)
@@ -161,6 +237,7 @@ impl ImEmulator {
                 self.inner.faults.clone(),
                 faults::middleware,
             ))
+            .merge(sdk)
     }
 
     pub fn faults(&self) -> &Faults {
@@ -219,6 +296,74 @@ impl ImEmulator {
 
     /// The emulator's current time in Unix seconds.
     pub fn now(&self) -> u64 {
-        Inner::now(&self.inner.lock())
+        self.inner.current_time()
+    }
+
+    /// Sets (or, with `None`, removes) the app's callback URL. Settable at any time; it applies
+    /// to callbacks fired from then on (the real console takes about 2 minutes, §5.1). Without
+    /// a target nothing is sent or recorded.
+    pub fn set_callback(&self, target: Option<CallbackTarget>) {
+        self.inner.callbacks.set_target(target);
+    }
+
+    /// A message `from` sends from the client SDK: the checks `send_group_msg` makes for that
+    /// sender (account, membership, mute, MsgBody, size), a random `Random`, storage in the
+    /// history and `Group.CallbackAfterSendMsg` with `OptPlatform=Web` and
+    /// `Operator_Account = from`. Returns `(MsgSeq, MsgTime)`, or the IM error as text.
+    pub fn client_send(
+        &self,
+        group_id: &str,
+        from: &str,
+        msg_body: Value,
+        cloud_custom_data: Option<&str>,
+    ) -> Result<(u64, u64), String> {
+        let mut body = Map::new();
+        body.insert("GroupId".into(), json!(group_id));
+        body.insert("MsgBody".into(), msg_body);
+        if let Some(data) = cloud_custom_data {
+            body.insert("CloudCustomData".into(), json!(data));
+        }
+        self.inner
+            .client_send(from, LOCAL_CLIENT_IP, &body)
+            .map_err(|e| e.to_string())
+    }
+
+    /// [`Self::client_send`] of one text element.
+    pub fn client_send_text(
+        &self,
+        group_id: &str,
+        from: &str,
+        text: &str,
+    ) -> Result<(u64, u64), String> {
+        let body = json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": text } }]);
+        self.client_send(group_id, from, body, None)
+    }
+
+    /// The next `n` callbacks are recorded (as dropped) but never sent; IM does not retry
+    /// after-callbacks, so the app never sees them.
+    pub fn drop_callbacks(&self, n: u32) {
+        self.inner.callbacks.drop_next(n);
+    }
+
+    /// While held, new callbacks are recorded and queued instead of sent. Turning the hold off
+    /// doesn't send the queue: [`Self::release_held_callbacks`] does.
+    pub fn hold_callbacks(&self, hold: bool) {
+        self.inner.callbacks.hold(hold);
+    }
+
+    /// Sends the held callbacks, oldest or newest first, and returns when they were sent.
+    pub async fn release_held_callbacks(&self, newest_first: bool) {
+        self.inner.callbacks.release_held(newest_first).await;
+    }
+
+    /// Every callback fired so far (held and dropped ones included), oldest first.
+    pub fn callbacks(&self) -> Vec<CallbackRecord> {
+        self.inner.callbacks.records()
+    }
+
+    /// Returns once no callback is queued or being sent (held ones don't count), so tests
+    /// await callbacks instead of sleeping.
+    pub async fn callbacks_idle(&self) {
+        self.inner.callbacks.idle().await;
     }
 }

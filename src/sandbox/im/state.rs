@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde_json::Value;
 
+use super::callbacks::Fired;
 use super::{Account, Group, GroupMessage};
 
 /// How long a (From_Account, Random) pair is remembered for duplicate detection (§2.5).
 pub(super) const DUPLICATE_WINDOW_SECS: u64 = 5 * 60;
+
+/// Where the counter part of `MsgId`s starts (an 18-digit number, as in the documented example).
+const MSG_ID_BASE: u64 = 144_115_200_000_000_000;
 
 /// Member count of a group created without `MaxMemberCount`.
 // UNCONFIRMED: the default is the package limit (§3.1 "trial: 20"); the trial value is the strictest.
@@ -211,9 +215,22 @@ pub(super) struct State {
     pub windows: HashMap<String, VecDeque<Instant>>,
     /// Seconds added to the wall clock (see [`super::ImEmulator::advance_clock`]).
     pub clock_offset: u64,
+    /// Messages stored so far, for unique `MsgId`s.
+    pub msg_count: u64,
+    /// Callbacks the running command fired; taken before the lock is released
+    /// ([`super::Inner::fire_callbacks`]).
+    pub fired: Vec<Fired>,
 }
 
 impl State {
+    /// A `MsgId` no other message of the app has: a counter, the time and the Random, shaped
+    /// like the documented example (§5.4).
+    // UNCONFIRMED: what IM puts in a MsgId; only its uniqueness is relied on.
+    pub fn new_msg_id(&mut self, time: u64, random: u32) -> String {
+        self.msg_count += 1;
+        format!("{}-{time}-{random}", MSG_ID_BASE + self.msg_count)
+    }
+
     pub fn account_exists(&self, user_id: &str) -> bool {
         self.accounts.contains_key(user_id)
     }

@@ -18,6 +18,7 @@ use super::clock::iso8601;
 use super::state::WebhookRecord;
 use super::webhook_input::Authentication;
 use super::{Invocation, WebhookDeliveryConfig, ZendeskEmulator};
+use crate::sandbox::outbound;
 use crate::secret::Secret;
 
 const SIGNATURE: &str = "X-Zendesk-Webhook-Signature";
@@ -49,16 +50,8 @@ struct DeliveryState {
 
 impl Deliveries {
     pub(super) fn new(config: WebhookDeliveryConfig) -> Self {
-        // UNCONFIRMED: redirects are not followed (the stricter choice); a 3xx ends the
-        // invocation like any other non-retried status.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.timeout)
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "webhook client without a timeout");
-                reqwest::Client::new()
-            });
+        // A 3xx ends the invocation like any other non-retried status.
+        let http = outbound::client(config.timeout);
         Self {
             state: Mutex::new(DeliveryState::default()),
             in_flight: watch::Sender::new(0),
@@ -257,25 +250,14 @@ impl ZendeskEmulator {
             .body(body.to_owned())
             .send()
             .await;
-        match sent {
-            Ok(resp) => Some(Answer {
-                status: resp.status().as_u16(),
-                retry_after_secs: resp
-                    .headers()
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse().ok()),
-            }),
-            Err(e) => {
-                // Flags only: the error's text carries the endpoint URL.
-                tracing::debug!(
-                    timeout = e.is_timeout(),
-                    connect = e.is_connect(),
-                    "webhook attempt not answered"
-                );
-                None
-            }
-        }
+        outbound::answered(sent, "webhook attempt").map(|resp| Answer {
+            status: resp.status().as_u16(),
+            retry_after_secs: resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        })
     }
 
     fn delivery_state(&self) -> MutexGuard<'_, DeliveryState> {

@@ -5,6 +5,7 @@ use rand::Rng;
 use serde_json::{json, Map, Value};
 
 use super::{group_mut, require_accounts, Ctx, Output};
+use crate::sandbox::im::callbacks::Fired;
 use crate::sandbox::im::errors::{code, ImError};
 use crate::sandbox::im::fields::Fields;
 use crate::sandbox::im::state::{GroupType, NewMessage, State};
@@ -93,18 +94,20 @@ fn content_number(elem: &Map<String, Value>, key: &str) -> bool {
         .is_some_and(Value::is_number)
 }
 
-/// Every string of the array `key` must be one of `allowed`.
-fn check_controls(f: &Fields<'_>, key: &str, allowed: &[&str]) -> Result<Option<usize>, ImError> {
-    let Some(values) = f.strings_opt(key)? else {
-        return Ok(None);
-    };
+/// Every string of the array `key` must be one of `allowed`; the strings (none if absent).
+fn check_controls<'a>(
+    f: &Fields<'a>,
+    key: &str,
+    allowed: &[&str],
+) -> Result<Vec<&'a str>, ImError> {
+    let values = f.strings_opt(key)?.unwrap_or_default();
     if let Some(bad) = values.iter().find(|v| !allowed.contains(v)) {
         return Err(f.invalid(format!(
             "{key} value {bad} is not one of {}",
             allowed.join(", ")
         )));
     }
-    Ok(Some(values.len()))
+    Ok(values)
 }
 
 pub(super) fn send_group_msg(
@@ -122,14 +125,95 @@ pub(super) fn send_group_msg(
     f.one_of("MsgPriority", &MSG_PRIORITIES)?;
     let online_only = f.flag("OnlineOnlyFlag")?;
     let controls = check_controls(&f, "SendMsgControl", &SEND_MSG_CONTROLS)?;
-    if online_only && controls.is_some_and(|n| n > 0) {
+    if online_only && !controls.is_empty() {
         return Err(f.invalid("SendMsgControl cannot be used with OnlineOnlyFlag 1"));
     }
-    check_controls(&f, "ForbidCallbackControl", &FORBID_CALLBACK_CONTROLS)?;
+    let forbidden = check_controls(&f, "ForbidCallbackControl", &FORBID_CALLBACK_CONTROLS)?;
     f.object_opt("OfflinePushInfo")?;
     f.flag("SupportMessageExtension")?;
-    let size =
-        Value::Array(msg_body.clone()).to_string().len() + cloud_custom_data.map_or(0, str::len);
+    let (seq, time) = send(
+        state,
+        ctx,
+        Outgoing {
+            group_id,
+            from,
+            random: Some(random),
+            msg_body,
+            cloud_custom_data,
+            online_only,
+            after_callback: !forbidden.contains(&"ForbidAfterSendMsgCallback"),
+        },
+    )?;
+    Ok(sent(seq, time))
+}
+
+/// The fields a client send may carry (see the emulator-only SDK entry, `im::sdk`).
+const CLIENT_SEND_FIELDS: [&str; 3] = ["GroupId", "MsgBody", "CloudCustomData"];
+
+/// A message a user sends from the client SDK, `ctx.identifier` being the sender: the checks of
+/// `send_group_msg` for that sender, a fresh Random, and the after-send callback. Returns
+/// `(MsgSeq, MsgTime)`.
+pub(in crate::sandbox::im) fn client_send_group_msg(
+    state: &mut State,
+    ctx: &Ctx<'_>,
+    body: &Map<String, Value>,
+) -> Result<(u64, u64), ImError> {
+    let f = Fields::new(body, code::GROUP_BAD_PARAMS);
+    // A client cannot speak for someone else or pick REST-only options.
+    if let Some(key) = body
+        .keys()
+        .find(|k| !CLIENT_SEND_FIELDS.contains(&k.as_str()))
+    {
+        return Err(f.invalid(format!(
+            "{key} cannot be set by a client; only {} can",
+            CLIENT_SEND_FIELDS.join(", ")
+        )));
+    }
+    let group_id = f.str_req("GroupId")?;
+    let msg_body = f.array_req("MsgBody")?;
+    check_msg_body(&f, msg_body)?;
+    let cloud_custom_data = f.str_opt("CloudCustomData")?;
+    send(
+        state,
+        ctx,
+        Outgoing {
+            group_id,
+            from: ctx.identifier,
+            random: None,
+            msg_body,
+            cloud_custom_data,
+            online_only: false,
+            after_callback: true,
+        },
+    )
+}
+
+/// A message whose fields were read; [`send`] checks it against the group and stores it.
+struct Outgoing<'a> {
+    group_id: &'a str,
+    from: &'a str,
+    /// `None`: a client send, which gets a fresh one.
+    random: Option<u32>,
+    msg_body: &'a [Value],
+    cloud_custom_data: Option<&'a str>,
+    online_only: bool,
+    /// Fire `Group.CallbackAfterSendMsg` once stored.
+    after_callback: bool,
+}
+
+/// Size, sender and group checks, then the message is stored (unless it is a duplicate) and
+/// its callback fired. Returns `(MsgSeq, MsgTime)`, those of the original for a duplicate.
+fn send(state: &mut State, ctx: &Ctx<'_>, msg: Outgoing<'_>) -> Result<(u64, u64), ImError> {
+    let Outgoing {
+        group_id,
+        from,
+        msg_body,
+        cloud_custom_data,
+        online_only,
+        ..
+    } = msg;
+    let body = Value::Array(msg_body.to_vec());
+    let size = body.to_string().len() + cloud_custom_data.map_or(0, str::len);
     if size > MAX_MSG_BYTES {
         return Err(ImError::new(
             code::MSG_TOO_LONG,
@@ -153,28 +237,52 @@ pub(super) fn send_group_msg(
             format!("{from} is muted: the group has ShutUpAllMember on"),
         ));
     }
-    // A resend with the same Random within 5 minutes is dropped (§2.5).
+    let random = msg.random.unwrap_or_else(|| loop {
+        let random = rand::thread_rng().gen();
+        if group.duplicate_of(from, random, ctx.now).is_none() {
+            break random;
+        }
+    });
+    // A resend with the same Random within 5 minutes is dropped (§2.5), and fires nothing.
     // UNCONFIRMED: the reply to a dropped duplicate; OK with the original MsgSeq/MsgTime is
     // assumed, which is what makes a retry after a lost response safe.
-    let (seq, time) = match group.duplicate_of(from, random, ctx.now) {
-        Some(original) => (original.seq, original.time),
-        None => group.push_message(
-            NewMessage {
-                from: from.to_string(),
-                random,
-                time: ctx.now,
-                body: Value::Array(msg_body.clone()),
-                cloud_custom_data: cloud_custom_data.map(str::to_string),
-                system: false,
-            },
-            // UNCONFIRMED: online-only messages are taken to use a seq while not being stored.
-            !online_only,
-        ),
-    };
+    if let Some(original) = group.duplicate_of(from, random, ctx.now) {
+        return Ok((original.seq, original.time));
+    }
+    let (seq, time) = group.push_message(
+        NewMessage {
+            from: from.to_string(),
+            random,
+            time: ctx.now,
+            body,
+            cloud_custom_data: cloud_custom_data.map(str::to_string),
+            system: false,
+        },
+        // UNCONFIRMED: online-only messages are taken to use a seq while not being stored.
+        !online_only,
+    );
+    let group_type = group.group_type;
+    let stored = group.messages.last().map(|m| m.msg.clone());
+    if let (true, Some(stored)) = (msg.after_callback, stored) {
+        let msg_id = state.new_msg_id(time, random);
+        state.fired.push(Fired::after_send_msg(
+            ctx,
+            group_id,
+            group_type,
+            &stored,
+            online_only,
+            msg_id,
+        ));
+    }
+    Ok((seq, time))
+}
+
+/// The fields of a send's answer.
+pub(in crate::sandbox::im) fn sent(seq: u64, time: u64) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("MsgTime".into(), json!(time));
     out.insert("MsgSeq".into(), json!(seq));
-    Ok(out)
+    out
 }
 
 /// Records the notification as a system message. It takes a seq but, being online-only

@@ -8,20 +8,29 @@ mod groups;
 mod members;
 mod messages;
 
+pub(super) use messages::{client_send_group_msg, sent};
+
 use serde_json::{Map, Value};
 
+use super::callbacks::Platform;
 use super::errors::{code, ImError};
 use super::fields::Fields;
 use super::state::{GroupRec, State};
 
-/// Who is calling and when.
+/// Who is calling, from where and when.
 pub(super) struct Ctx<'a> {
-    /// The `identifier` of the request: an app admin.
+    /// The `identifier` of the request: an app admin for REST calls, the sending user for
+    /// client sends.
     pub identifier: &'a str,
     pub admins: &'a [String],
     pub sdkappid: u64,
     /// Emulator time, Unix seconds.
     pub now: u64,
+    /// The same instant in milliseconds (callbacks' `EventTime`).
+    pub now_ms: u64,
+    pub platform: Platform,
+    /// The caller's IP (callbacks' `ClientIP`).
+    pub client_ip: &'a str,
 }
 
 impl Ctx<'_> {

@@ -1,6 +1,7 @@
 //! Black-box tests of the IM emulator: served on a random port, called over real HTTP.
 
 mod accounts;
+mod callbacks;
 mod convention;
 mod groups;
 mod messages;
