@@ -69,12 +69,29 @@ pub async fn zendesk_webhook(
             event_id,
             Some(sync_ticket_job(ticket, agent)),
         ),
-        WebhookEvent::CommentAdded { ticket, event_id } => (
-            webhook::COMMENT_ADDED.to_owned(),
+        WebhookEvent::CommentAdded {
             ticket,
             event_id,
-            Some(mirror_comments_job(ticket)),
-        ),
+            comment,
+        } => {
+            // The bridge's own comments come back as events too: reading the ticket's
+            // comments for them would only spend API budget.
+            let own = match comment {
+                Some(id) => app
+                    .jobs
+                    .store()
+                    .is_bridge_comment(id)
+                    .await
+                    .map_err(|e| ApiError::from(crate::bridge::BridgeError::Store(e)))?,
+                None => false,
+            };
+            (
+                webhook::COMMENT_ADDED.to_owned(),
+                ticket,
+                event_id,
+                (!own).then(|| mirror_comments_job(ticket)),
+            )
+        }
     };
     // Zendesk's retries of one invocation share its id; without one, the event id, or the
     // signed timestamp and body (a trigger firing A→B→A sends the same body twice).

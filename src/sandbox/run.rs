@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::im::{ImEmulator, ImEmulatorConfig};
+use super::im::{CallbackTarget, ImEmulator, ImEmulatorConfig};
 use super::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
 use crate::config::{Config, ConfigError};
 use crate::operator;
@@ -41,6 +41,7 @@ pub enum SandboxError {
 /// Runs until Ctrl-C / SIGTERM. The bridge listens on `PORT` (15000); emulators on free ports.
 pub async fn run() -> Result<(), SandboxError> {
     let im_key = Secret::new(random_hex(32));
+    let callback_token = Secret::new(random_hex(16));
     let zendesk_token = Secret::new(random_hex(20));
     let im = ImEmulator::new(ImEmulatorConfig::new(
         SANDBOX_SDKAPPID,
@@ -91,6 +92,7 @@ pub async fn run() -> Result<(), SandboxError> {
         ("IM_ADMIN_USERID", SANDBOX_ADMIN.to_owned()),
         ("CLIENT_AUTH", "usersig".to_owned()),
         ("ZENDESK_WEBHOOK_SECRET", webhook_secret.expose().to_owned()),
+        ("IM_CALLBACK_TOKEN", callback_token.expose().to_owned()),
     ]);
     // The bridge's own knobs may still be set from the environment.
     for name in [
@@ -108,6 +110,11 @@ pub async fn run() -> Result<(), SandboxError> {
 
     let bridge = format!("http://127.0.0.1:{}", app.port());
     operator::setup_zendesk(&admin_client, &bridge, false).await?;
+    // IM's console: the callback URL and its authentication token.
+    im.set_callback(Some(CallbackTarget {
+        url: format!("{bridge}/callbacks/im"),
+        token: Some(callback_token),
+    }));
     let sig = UserSigner::new(SANDBOX_SDKAPPID, im_key).generate("alice", 86_400);
     println!(
         r#"
@@ -131,9 +138,30 @@ curl -sS {inspect}/zendesk/tickets
 curl -sS {inspect}/im/groups
 
 Act as Zendesk: assign ticket 1 to Sam (Zendesk calls the bridge's webhook; Sam joins the
-group), then solve and close it (notices in the group; closing mutes it):
+group):
 
 curl -sS -X POST {inspect}/zendesk/tickets/1/assign
+
+The conversation. The customer writes in the chat (as her app's IM SDK would; IM calls the
+bridge back and the lines become a comment on ticket 1 within seconds):
+
+curl -sS -X POST '{im}/sdk/send_group_msg?sdkappid={SANDBOX_SDKAPPID}&identifier=alice&usersig={sig}&contenttype=json' \
+  -d '{{"GroupId":"ZENDESK#1","MsgBody":[{{"MsgType":"TIMTextElem","MsgContent":{{"Text":"Hello, any news on my refund?"}}}}]}}'
+
+Sam replies in Zendesk (a public comment: it reaches the group from Sam's IM account), and
+writes an internal note (it stays in Zendesk):
+
+curl -sS -X POST {inspect}/zendesk/tickets/1/reply -d 'We have refunded your order today.'
+curl -sS -X POST {inspect}/zendesk/tickets/1/note -d 'Refund approved by finance.'
+
+Then look at both sides (the ticket's comments, the group's messages):
+
+curl -sS {inspect}/zendesk/tickets
+curl -sS {inspect}/im/groups
+
+The customer can type /status, /close or /help in the chat. Solve and close the ticket (notices
+in the group; closing mutes it):
+
 curl -sS -X POST {inspect}/zendesk/tickets/1/status/solved
 curl -sS -X POST {inspect}/zendesk/tickets/1/status/closed
 "#,
@@ -154,7 +182,23 @@ curl -sS -X POST {inspect}/zendesk/tickets/1/status/closed
 fn inspect_router(im: ImEmulator, zendesk: ZendeskEmulator, agent_id: u64) -> Router {
     let acting = zendesk.clone();
     let status_of = zendesk.clone();
+    let replying = zendesk.clone();
+    let noting = zendesk.clone();
     Router::new()
+        .route(
+            "/zendesk/tickets/{id}/reply",
+            post(move |Path(id): Path<u64>, body: String| {
+                let zendesk = replying.clone();
+                async move { outcome(zendesk.add_public_comment(id, agent_id, &body).map(drop)) }
+            }),
+        )
+        .route(
+            "/zendesk/tickets/{id}/note",
+            post(move |Path(id): Path<u64>, body: String| {
+                let zendesk = noting.clone();
+                async move { outcome(zendesk.add_internal_note(id, agent_id, &body).map(drop)) }
+            }),
+        )
         .route(
             "/zendesk/tickets/{id}/assign",
             post(move |Path(id): Path<u64>| {

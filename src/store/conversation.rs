@@ -386,6 +386,16 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the comment is one the bridge added (a batch of chat lines).
+    pub async fn is_bridge_comment(&self, comment_id: u64) -> Result<bool> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM comment_batches WHERE comment_id = $1")
+                .bind(comment_id as i64)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
     /// Zendesk refused the batch for good (the ticket is closed): its lines stay in the
     /// transcript only.
     pub async fn batch_refused(&self, id: &str) -> Result<()> {

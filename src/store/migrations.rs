@@ -149,6 +149,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
             "CREATE INDEX comment_batches_sent ON comment_batches (sent_at, ticket_id)",
             "CREATE INDEX comment_batches_open ON comment_batches (ticket_id, state)",
+            "CREATE INDEX comment_batches_by_comment ON comment_batches (comment_id)",
             // How far each side was mirrored: every IM seq up to `im_cursor` is known, every
             // Zendesk comment up to `comment_cursor` was looked at.
             "ALTER TABLE tickets ADD COLUMN im_cursor BIGINT NOT NULL DEFAULT 0",

@@ -81,10 +81,12 @@ pub enum WebhookEvent {
         event_id: Option<String>,
         agent: Option<AgentHint>,
     },
-    /// A comment was added: recorded for the conversation work.
+    /// A comment was added: the ticket's new comments are to be mirrored to the chat.
     CommentAdded {
         ticket: TicketId,
         event_id: Option<String>,
+        /// `event.comment.id`, when the event carries it.
+        comment: Option<u64>,
     },
     /// An event the bridge does not act on: acknowledged and ignored.
     Ignored { event_type: String },
@@ -111,6 +113,7 @@ pub fn parse(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
             COMMENT_ADDED => WebhookEvent::CommentAdded {
                 ticket: ticket()?,
                 event_id,
+                comment: value.pointer("/event/comment/id").and_then(id_of),
             },
             other => WebhookEvent::Ignored {
                 event_type: other.to_owned(),
@@ -341,6 +344,16 @@ mod tests {
             parse(comment),
             Ok(WebhookEvent::CommentAdded {
                 ticket: TicketId(5),
+                comment: None,
+                ..
+            })
+        ));
+        let with_id = br#"{"type":"zen:event-type:ticket.comment_added","detail":{"id":"5"},"event":{"comment":{"id":"77","is_public":true}}}"#;
+        assert!(matches!(
+            parse(with_id),
+            Ok(WebhookEvent::CommentAdded {
+                ticket: TicketId(5),
+                comment: Some(77),
                 ..
             })
         ));
