@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use ticket_bridge::config::Config;
 use ticket_bridge::im::ImClient;
-use ticket_bridge::sandbox::im::{ImEmulator, ImEmulatorConfig};
+use ticket_bridge::sandbox::im::{CallbackTarget, ImEmulator, ImEmulatorConfig};
 use ticket_bridge::sandbox::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
 use ticket_bridge::sandbox::{serve, Served};
 use ticket_bridge::secret::Secret;
@@ -21,6 +21,7 @@ pub const IM_KEY: &str = "test-im-secret-key-5bd2850fff3ecb11d7c805251c51ee46";
 pub const ADMIN: &str = "administrator";
 pub const ZENDESK_EMAIL: &str = "bridge@acme.test";
 pub const ZENDESK_TOKEN: &str = "test-zendesk-api-token-8f14e45fceea167a";
+pub const CALLBACK_TOKEN: &str = "test-im-callback-token-c9f0f895fb98ab91";
 
 pub struct TestApp {
     pub address: String,
@@ -204,6 +205,21 @@ pub async fn spawn_app_with_webhooks(
     app
 }
 
+/// Spawns the app with Zendesk's webhooks and IM's callbacks connected (the IM emulator calls
+/// `/callbacks/im`, signed with [`CALLBACK_TOKEN`]), chat lines batched over 300 ms.
+pub async fn spawn_conversation_app(
+    customize: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
+    let app = spawn_app_with_webhooks(|env| {
+        env.insert("IM_CALLBACK_TOKEN".into(), CALLBACK_TOKEN.into());
+        env.insert("COMMENT_BATCH_MS".into(), "300".into());
+        customize(env);
+    })
+    .await;
+    app.connect_im_callbacks(&app.address);
+    app
+}
+
 /// Spawns the app on a fresh PostgreSQL database instead of a SQLite file.
 pub async fn spawn_app_on_postgres(
     webhooks: bool,
@@ -265,6 +281,108 @@ async fn spawn_on(
 }
 
 impl TestApp {
+    /// Points the IM emulator's callbacks at the bridge at `address`.
+    pub fn connect_im_callbacks(&self, address: &str) {
+        self.im.set_callback(Some(CallbackTarget {
+            url: format!("{address}/callbacks/im"),
+            token: Some(Secret::new(CALLBACK_TOKEN)),
+        }));
+    }
+
+    /// Opens a case for `user` and waits until its group is made and greeted; its ticket id.
+    pub async fn open_case(&self, user: &str) -> u64 {
+        self.im.import_account(user, None);
+        let resp = self.create_ticket(&case(user)).await;
+        assert_eq!(resp.status(), 200, "case opened");
+        let body: Value = resp.json().await.expect("JSON");
+        let ticket = body["TicketId"].as_u64().expect("a ticket id");
+        self.wait_for_jobs().await;
+        ticket
+    }
+
+    /// Assigns the ticket to a new agent in Zendesk and waits until the agent is in the group;
+    /// the agent's Zendesk id.
+    pub async fn assign_agent(&self, ticket: u64, name: &str) -> u64 {
+        let email = format!("{}@support.test", name.to_lowercase().replace(' ', "."));
+        let agent = self.zendesk.seed_agent(name, &email);
+        self.zendesk.assign(ticket, Some(agent)).expect("assigned");
+        let account = format!("zd_{agent}");
+        let group = group_of(ticket);
+        wait_until(Duration::from_secs(20), || {
+            self.im
+                .group(&group)
+                .is_some_and(|g| g.members.contains(&account))
+        })
+        .await;
+        self.zendesk.idle().await;
+        self.wait_for_jobs().await;
+        agent
+    }
+
+    /// The ticket's comments after the description.
+    pub fn comments_after_description(
+        &self,
+        ticket: u64,
+    ) -> Vec<ticket_bridge::sandbox::zendesk::Comment> {
+        self.zendesk
+            .ticket(ticket)
+            .map(|t| t.comments.into_iter().skip(1).collect())
+            .unwrap_or_default()
+    }
+
+    /// The text of every message in the ticket's group, from `from`.
+    pub fn group_texts_from(&self, ticket: u64, from: &str) -> Vec<String> {
+        self.im
+            .group(&group_of(ticket))
+            .map(|g| {
+                g.messages
+                    .iter()
+                    .filter(|m| m.from == from && !m.system)
+                    .map(|m| {
+                        m.body[0]["MsgContent"]["Text"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until everything said has been handled: callbacks sent, webhooks delivered, jobs
+    /// finished (twice over, as each side's work can cause the other's).
+    pub async fn settle(&self) {
+        for _ in 0..2 {
+            self.im.callbacks_idle().await;
+            self.zendesk.idle().await;
+            self.wait_for_jobs().await;
+        }
+    }
+
+    /// Posts a callback to `/callbacks/im` with this query and body, as IM would.
+    pub async fn post_im_callback(&self, query: &str, body: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/callbacks/im?{query}", self.address))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// A valid callback query for `command` at Unix second `at`.
+    pub fn callback_query(&self, command: &str, at: i64) -> String {
+        let sign = ticket_bridge::im::callback::sign(CALLBACK_TOKEN, &at.to_string());
+        format!(
+            "SdkAppid={SDKAPPID}&CallbackCommand={command}&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Web&Sign={sign}&RequestTime={at}"
+        )
+    }
+
+    /// Rows in the bridge's transcript table.
+    pub async fn message_count(&self) -> i64 {
+        self.sql_scalar("SELECT COUNT(*) FROM messages").await
+    }
+
     /// A valid UserSig for `user`.
     pub fn usersig(&self, user: &str) -> String {
         self.signer.generate(user, 3600).expose().to_owned()
@@ -339,7 +457,12 @@ impl TestApp {
     /// Waits until no job is queued, running or waiting out a backoff (the bridge's
     /// background work is done: every job is done or failed).
     pub async fn wait_for_jobs(&self) {
-        let until = tokio::time::Instant::now() + Duration::from_secs(20);
+        self.wait_for_jobs_within(Duration::from_secs(20)).await;
+    }
+
+    /// [`TestApp::wait_for_jobs`], for work that takes longer (rate budgets).
+    pub async fn wait_for_jobs_within(&self, limit: Duration) {
+        let until = tokio::time::Instant::now() + limit;
         loop {
             let busy = self
                 .sql_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
@@ -363,6 +486,11 @@ impl TestApp {
         <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("open the bridge's database {url}: {e}"))
+    }
+
+    /// A count (or any integer) from the bridge's own database.
+    pub async fn sql_count(&self, query: &str) -> i64 {
+        self.sql_scalar(query).await
     }
 
     async fn sql_scalar(&self, query: &str) -> i64 {
@@ -436,6 +564,11 @@ pub fn im_client(base_url: &str, timeout: Duration) -> ImClient {
     )
 }
 
+/// The IM group of a ticket.
+pub fn group_of(ticket: u64) -> String {
+    format!("ZENDESK#{ticket}")
+}
+
 pub fn case(user: &str) -> Value {
     json!({
         "userId": user,
@@ -466,6 +599,22 @@ pub async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> V
 pub async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
     let until = tokio::time::Instant::now() + limit;
     while !done() {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "condition not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Polls the async condition `done` until it holds; fails the test after `limit`.
+pub async fn wait_until_async<F, Fut>(limit: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = tokio::time::Instant::now() + limit;
+    while !done().await {
         assert!(
             tokio::time::Instant::now() < until,
             "condition not reached within {limit:?}"

@@ -2,6 +2,7 @@
 
 mod cli;
 mod client_auth;
+mod conversation;
 mod crash;
 mod create_ticket;
 mod exactly_once;

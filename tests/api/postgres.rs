@@ -86,3 +86,67 @@ async fn an_assignment_on_postgres() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn the_conversation_on_postgres() {
+    let app = spawn_app_on_postgres(true, |env| {
+        env.insert(
+            "IM_CALLBACK_TOKEN".into(),
+            crate::helpers::CALLBACK_TOKEN.into(),
+        );
+        env.insert("COMMENT_BATCH_MS".into(), "300".into());
+    })
+    .await;
+    app.connect_im_callbacks(&app.address);
+    let ticket = app.open_case("alice").await;
+    let agent = app.assign_agent(ticket, "Sam Agent").await;
+    let group = crate::helpers::group_of(ticket);
+    // A lost callback (the history fills the hole), a duplicate, a reply each way, a command.
+    app.im.drop_callbacks(1);
+    for line in ["lost", "found"] {
+        app.im.client_send_text(&group, "alice", line).unwrap();
+    }
+    app.settle().await;
+    let first = app.im.callbacks().into_iter().last().unwrap();
+    let query = app.callback_query("Group.CallbackAfterSendMsg", crate::helpers::unix_now());
+    assert_eq!(
+        app.post_im_callback(&query, &first.body).await.status(),
+        200
+    );
+    app.zendesk
+        .add_public_comment(ticket, agent, "reply from Zendesk")
+        .unwrap();
+    app.settle().await;
+    app.im.client_send_text(&group, "alice", "/status").unwrap();
+    app.settle().await;
+
+    let bodies: Vec<String> = app
+        .comments_after_description(ticket)
+        .iter()
+        .map(|c| c.body.clone())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let lines: Vec<&str> = bodies[0].lines().collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].ends_with("Alice Example: lost")
+            && lines[1].ends_with("Alice Example: found"),
+        "{bodies:?}"
+    );
+    assert_eq!(bodies[1], "reply from Zendesk");
+    assert_eq!(
+        app.group_texts_from(ticket, &format!("zd_{agent}")),
+        ["reply from Zendesk"]
+    );
+    assert!(app
+        .group_texts_from(ticket, crate::helpers::ADMIN)
+        .iter()
+        .any(|t| t.starts_with(&format!("Case #{ticket} is open"))));
+    // The transcript holds both sides, each message once.
+    let rows = app
+        .sql_count(&format!(
+            "SELECT COUNT(*) FROM messages WHERE ticket_id = {ticket}"
+        ))
+        .await;
+    assert!(rows >= 6, "{rows}");
+}
