@@ -35,6 +35,8 @@ const BACKOFF_BASE: Duration = Duration::from_secs(2);
 const BACKOFF_MAX: Duration = Duration::from_secs(10 * 60);
 /// Tickets with conversation in this window are swept for lost callbacks.
 const SWEEP_ACTIVE_MS: i64 = 24 * 3600 * 1000;
+/// The shortest idle sleep, so a job due but held by a busy worker is not spun on.
+const MIN_NAP_MS: i64 = 5;
 /// How often idle workers look for due jobs (they are also woken when one is added).
 const POLL: Duration = Duration::from_millis(500);
 
@@ -401,7 +403,7 @@ impl Jobs {
             }
             tokio::select! {
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
+                () = tokio::time::sleep(self.idle_nap().await) => {}
                 _ = stop.changed() => {}
             }
         }
@@ -454,6 +456,20 @@ impl Jobs {
             self.wake();
         }
         Ok(tickets.len())
+    }
+
+    /// How long an idle worker sleeps: until the next job becomes claimable (a batch window
+    /// or a deferral ending), at most [`POLL`]. Another process's new jobs are found by the poll.
+    async fn idle_nap(&self) -> Duration {
+        match self.store.next_claimable_at().await {
+            Ok(Some(at)) => {
+                let wait = at
+                    .saturating_sub(now_ms())
+                    .clamp(MIN_NAP_MS, POLL.as_millis() as i64);
+                Duration::from_millis(wait as u64)
+            }
+            _ => POLL,
+        }
     }
 
     /// Runs due jobs until none is left (for `reconcile`); returns (done, retrying, failed).

@@ -22,7 +22,7 @@ use super::{Bridge, BridgeError};
 use crate::config::GreetingVia;
 use crate::ids::{GroupId, ImUserId, TicketId};
 use crate::im::types::{group_name, NewGroup, TextMessage};
-use crate::store::{now_ms, CaseRecord, StoreError, TicketRecord};
+use crate::store::{now_ms, CaseRecord, NewTicketRecord, StoreError, TicketRecord};
 use crate::zendesk::types::{NewComment, NewTicket, NewUser, Ticket, TicketRequester};
 use crate::zendesk::ZendeskError;
 
@@ -123,7 +123,12 @@ impl Bridge {
                 &case.case_id,
                 ticket_id,
                 false,
-                Some((&request.user, &request.subject, &ticket.status)),
+                Some(&NewTicketRecord {
+                    user: &request.user,
+                    subject: &request.subject,
+                    status: &ticket.status,
+                    customer_name: &request.name,
+                }),
             )
             .await?;
         tracing::info!(ticket_id = ticket.id, "Zendesk ticket created");

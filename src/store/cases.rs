@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::jobs::{insert_job, Job, NewJob};
-use super::tickets::insert_ticket;
+use super::tickets::{insert_ticket, NewTicketRecord};
 use super::{now_ms, Result, Store, StoreError};
 use crate::ids::{ImUserId, TicketId};
 
@@ -136,11 +136,11 @@ impl Store {
         case_id: &str,
         ticket: TicketId,
         reused: bool,
-        new_ticket: Option<(&ImUserId, &str, &str)>,
+        new_ticket: Option<&NewTicketRecord<'_>>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        if let Some((user, subject, status)) = new_ticket {
-            insert_ticket(&mut tx, ticket, user, subject, status).await?;
+        if let Some(new) = new_ticket {
+            insert_ticket(&mut tx, ticket, new).await?;
         }
         sqlx::query(
             "UPDATE cases SET ticket_id = $1, reused = $2, updated_at = $3 WHERE case_id = $4",
@@ -156,20 +156,6 @@ impl Store {
     }
 
     /// The Zendesk user of an IM user, if known.
-    /// The name the customer gave on the case that opened `ticket`.
-    pub async fn customer_name(&self, ticket: TicketId) -> Result<Option<String>> {
-        let request: Option<String> = sqlx::query_scalar(
-            "SELECT request FROM cases WHERE ticket_id = $1 AND reused = 0
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(ticket.0 as i64)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(request
-            .and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
-            .and_then(|v| v.get("name")?.as_str().map(str::to_owned)))
-    }
-
     pub async fn customer(&self, user: &ImUserId) -> Result<Option<u64>> {
         let id: Option<i64> =
             sqlx::query_scalar("SELECT zendesk_user_id FROM customers WHERE user_id = $1")

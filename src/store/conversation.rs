@@ -237,19 +237,24 @@ impl Store {
         Ok(seqs.into_iter().map(|s| s as u64).collect())
     }
 
-    /// Messages of the ticket from `origin` still to mirror, in the order they were written.
+    /// Messages of the ticket from `origin` still to mirror, in the order they were written;
+    /// IM messages only up to seq `up_to` (the ones known to have no unknown message before
+    /// them).
     pub async fn pending_messages(
         &self,
         ticket: TicketId,
         origin: Origin,
+        up_to: u64,
     ) -> Result<Vec<MessageRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE ticket_id = $1 AND origin = $2 AND state = 'pending' AND batch_id IS NULL
+               AND (im_seq IS NULL OR im_seq <= $3)
              ORDER BY im_seq, comment_id, created_at"
         ))
         .bind(ticket.0 as i64)
         .bind(origin.as_str().to_owned())
+        .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(message_from_row).collect()

@@ -95,6 +95,13 @@ impl Store {
         Ok(())
     }
 
+    /// Like [`Store::request_run`], but new work joins a run already due sooner, and a job that
+    /// failed for good stays failed: a periodic check must not re-arm what needs an operator
+    /// (`reconcile` does that).
+    pub async fn request_check(&self, job: &NewJob) -> Result<()> {
+        upsert_request(&self.pool, job, RunRequest::Check).await
+    }
+
     /// Claims the runnable job that is due first, for `lease_ms`.
     pub async fn claim_next(&self, token: &str, lease_ms: i64) -> Result<Option<Job>> {
         let now = now_ms();
@@ -150,6 +157,19 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| job_from_row(&r)).transpose()
+    }
+
+    /// When the next queued job can be claimed (its `run_at`, or the end of its lease while
+    /// another worker holds it), so an idle worker sleeps exactly until then.
+    pub async fn next_claimable_at(&self) -> Result<Option<i64>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > run_at
+                             THEN locked_until ELSE run_at END)
+             FROM jobs WHERE status = 'queued'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(at)
     }
 
     /// Extends a held lease; false if the lease was lost.
@@ -299,46 +319,56 @@ async fn held<'q>(
 }
 
 pub(super) async fn request_run(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<()> {
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, run_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7)
-         ON CONFLICT (dedupe_key) DO UPDATE SET
-             payload = excluded.payload,
-             attempts = CASE WHEN jobs.status = 'queued' THEN jobs.attempts ELSE 0 END,
-             status = 'queued',
-             run_at = excluded.run_at,
-             rerun = 1,
-             updated_at = excluded.updated_at",
-    )
-    .bind(new_id())
-    .bind(job.kind.clone())
-    .bind(job.payload.clone())
-    .bind(job.dedupe_key.clone())
-    .bind(job.run_at)
-    .bind(now)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    upsert_request(&mut **tx, job, RunRequest::Now).await
 }
 
 /// Like [`request_run`], but a job already waiting keeps an earlier `run_at`: new work joins
 /// the run that is due first (chat lines arriving within a batch window ride together).
 pub(super) async fn request_run_by(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<()> {
+    upsert_request(&mut **tx, job, RunRequest::JoinEarlier).await
+}
+
+/// How a request to run a job treats the job already there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RunRequest {
+    /// Due at the new `run_at`; a done or failed job is re-armed.
+    Now,
+    /// Due at the earlier of the two; a done or failed job is re-armed.
+    JoinEarlier,
+    /// Due at the earlier of the two; a failed job is left alone.
+    Check,
+}
+
+/// Adds the job, or asks the existing one to run (again): queued, its payload replaced (it
+/// carries the latest hints), run once more if it is running (`rerun`).
+async fn upsert_request<'e, E>(exec: E, job: &NewJob, mode: RunRequest) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let run_at = if mode == RunRequest::Now {
+        "excluded.run_at"
+    } else {
+        "CASE WHEN jobs.status = 'queued' AND jobs.run_at < excluded.run_at
+              THEN jobs.run_at ELSE excluded.run_at END"
+    };
+    let only = if mode == RunRequest::Check {
+        "WHERE jobs.status <> 'failed'"
+    } else {
+        ""
+    };
     let now = now_ms();
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, run_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7)
          ON CONFLICT (dedupe_key) DO UPDATE SET
              payload = excluded.payload,
              attempts = CASE WHEN jobs.status = 'queued' THEN jobs.attempts ELSE 0 END,
-             run_at = CASE WHEN jobs.status = 'queued' AND jobs.run_at < excluded.run_at
-                           THEN jobs.run_at ELSE excluded.run_at END,
+             run_at = {run_at},
              status = 'queued',
              rerun = 1,
-             updated_at = excluded.updated_at",
-    )
+             updated_at = excluded.updated_at
+         {only}"
+    ))
     .bind(new_id())
     .bind(job.kind.clone())
     .bind(job.payload.clone())
@@ -346,7 +376,7 @@ pub(super) async fn request_run_by(tx: &mut Transaction<'_, Any>, job: &NewJob) 
     .bind(job.run_at)
     .bind(now)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(exec)
     .await?;
     Ok(())
 }

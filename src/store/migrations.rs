@@ -155,6 +155,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE tickets ADD COLUMN im_cursor BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE tickets ADD COLUMN comment_cursor BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE tickets ADD COLUMN agent_name TEXT",
+            "ALTER TABLE tickets ADD COLUMN customer_name TEXT",
             "ALTER TABLE tickets ADD COLUMN last_activity_at BIGINT",
         ],
     ),

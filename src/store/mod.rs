@@ -26,7 +26,7 @@ pub use conversation::{
 pub use inbound::InboundEvent;
 pub(crate) use jobs::new_id;
 pub use jobs::{Job, JobStatus, NewJob};
-pub use tickets::TicketRecord;
+pub use tickets::{NewTicketRecord, TicketRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

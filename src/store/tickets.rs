@@ -37,6 +37,8 @@ pub struct TicketRecord {
     pub comment_cursor: u64,
     /// The name of the agent in `agent_id`.
     pub agent_name: Option<String>,
+    /// The name the customer gave when the ticket was opened.
+    pub customer_name: Option<String>,
 }
 
 impl TicketRecord {
@@ -48,7 +50,7 @@ impl TicketRecord {
 
 const SELECT_TICKET: &str = "SELECT ticket_id, group_id, user_id, subject, status, created_at, \
      group_created_at, greet_attempt_at, greeted_at, agent_id, joins, notified_status, \
-     status_notices, muted, im_cursor, comment_cursor, agent_name FROM tickets";
+     status_notices, muted, im_cursor, comment_cursor, agent_name, customer_name FROM tickets";
 
 impl Store {
     pub async fn ticket(&self, ticket: TicketId) -> Result<Option<TicketRecord>> {
@@ -183,25 +185,35 @@ impl Store {
     }
 }
 
+/// A ticket just created in Zendesk, as the store records it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTicketRecord<'a> {
+    pub user: &'a ImUserId,
+    pub subject: &'a str,
+    pub status: &'a str,
+    /// The name the customer gave (the conversation names them with it).
+    pub customer_name: &'a str,
+}
+
 /// Records a ticket just created in Zendesk; a ticket already recorded keeps its first record.
 pub(super) async fn insert_ticket(
     tx: &mut Transaction<'_, Any>,
     ticket: TicketId,
-    user: &ImUserId,
-    subject: &str,
-    status: &str,
+    new: &NewTicketRecord<'_>,
 ) -> Result<()> {
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO tickets (ticket_id, group_id, user_id, subject, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO tickets (ticket_id, group_id, user_id, subject, status, customer_name,
+                              created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (ticket_id) DO NOTHING",
     )
     .bind(ticket.0 as i64)
     .bind(GroupId::for_ticket(ticket).as_str().to_owned())
-    .bind(user.as_str().to_owned())
-    .bind(subject.to_owned())
-    .bind(status.to_owned())
+    .bind(new.user.as_str().to_owned())
+    .bind(new.subject.to_owned())
+    .bind(new.status.to_owned())
+    .bind(new.customer_name.to_owned())
     .bind(now)
     .bind(now)
     .execute(&mut **tx)
@@ -232,5 +244,6 @@ fn ticket_from_row(r: &AnyRow) -> Result<TicketRecord> {
         im_cursor: r.try_get::<i64, _>("im_cursor")?.max(0) as u64,
         comment_cursor: r.try_get::<i64, _>("comment_cursor")?.max(0) as u64,
         agent_name: r.try_get("agent_name")?,
+        customer_name: r.try_get("customer_name")?,
     })
 }

@@ -625,3 +625,78 @@ async fn a_ticket_over_its_update_budget_waits_and_loses_nothing() {
     assert!(comments[0].body.contains("first") && comments[0].body.contains("second"));
     assert_eq!(app.zendesk.rate_limited_count(), 0);
 }
+
+#[tokio::test]
+async fn a_burst_across_50_tickets_lands_once_in_order_without_a_429() {
+    let app = spawn_conversation_app(|_| {}).await;
+    let mut tickets = Vec::new();
+    for i in 0..50 {
+        tickets.push((
+            format!("burst-{i}"),
+            app.open_case(&format!("burst-{i}")).await,
+        ));
+    }
+    for round in 0..5 {
+        for (user, ticket) in &tickets {
+            say(&app, *ticket, user, &format!("{user} says {round}"));
+        }
+    }
+    app.settle().await;
+    for (user, ticket) in &tickets {
+        let lines: Vec<String> = app
+            .comments_after_description(*ticket)
+            .iter()
+            .flat_map(|c| {
+                c.body
+                    .lines()
+                    .map(|l| l.rsplit(": ").next().unwrap_or(l).to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let want: Vec<String> = (0..5).map(|r| format!("{user} says {r}")).collect();
+        assert_eq!(lines, want, "ticket {ticket}");
+    }
+    assert_eq!(app.zendesk.rate_limited_count(), 0);
+}
+
+#[tokio::test]
+async fn over_the_accounts_update_budget_lines_wait_for_the_next_minute() {
+    let (app, ticket) = conversation().await;
+    // 80 updates across the account in the last minute: the budget is spent.
+    let now = now_ms();
+    for i in 0..80 {
+        app.sql(&format!(
+            "INSERT INTO comment_batches (id, ticket_id, author_id, body, solve, state, attempt_at, created_at, sent_at)
+             VALUES ('other-{i}', {}, 1, 'x', 0, 'sent', {now}, {now}, {now})",
+            10_000 + i
+        ))
+        .await;
+    }
+    say(&app, ticket, CUSTOMER, "waiting for the budget");
+    app.im.callbacks_idle().await;
+    let key = format!("mirror_chat:{ticket}");
+    wait_until_async(Duration::from_secs(20), || async {
+        app.sql_count(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE dedupe_key = '{key}' AND attempts = 0 AND run_at > {}",
+            now + 50_000
+        ))
+        .await
+            == 1
+    })
+    .await;
+    assert!(app.comments_after_description(ticket).is_empty());
+    // A minute passes.
+    app.sql("UPDATE comment_batches SET attempt_at = 0 WHERE id LIKE 'other-%'")
+        .await;
+    app.sql(&format!(
+        "UPDATE jobs SET run_at = 0 WHERE dedupe_key = '{key}'"
+    ))
+    .await;
+    app.settle().await;
+    let bodies: Vec<String> = app
+        .comments_after_description(ticket)
+        .iter()
+        .map(|c| c.body.clone())
+        .collect();
+    assert_eq!(bodies, ["waiting for the budget"]);
+}

@@ -15,6 +15,7 @@ use crate::helpers::{
 };
 
 const WEBHOOK_SECRET: &str = "test-webhook-signing-secret-4f1c2a";
+const CALLBACK_TOKEN: &str = "test-im-callback-token-77e1d9";
 
 #[tokio::test]
 async fn no_secret_ever_reaches_the_logs() {
@@ -34,6 +35,7 @@ async fn no_secret_ever_reaches_the_logs() {
             .env_clear()
             .envs(env)
             .env("ZENDESK_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("IM_CALLBACK_TOKEN", CALLBACK_TOKEN)
             .env("RUST_LOG", "trace")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -96,6 +98,24 @@ async fn no_secret_ever_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
+    // IM's callbacks: a chat line of alice's (mirrored to her ticket), and a forged one.
+    for (token, want) in [(CALLBACK_TOKEN, 200), ("forged-token", 401)] {
+        let at = unix_now().to_string();
+        let sign = ticket_bridge::im::callback::sign(token, &at);
+        let body = json!({"CallbackCommand": "Group.CallbackAfterSendMsg", "GroupId": "ZENDESK#1",
+            "From_Account": "alice", "Random": 5, "MsgSeq": 2, "MsgTime": unix_now(),
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hello"}}]});
+        let resp = http
+            .post(format!(
+                "{base}/callbacks/im?SdkAppid={}&CallbackCommand=Group.CallbackAfterSendMsg&Sign={sign}&RequestTime={at}",
+                crate::helpers::SDKAPPID
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), want);
+    }
     im_emulator.faults().inject(FaultRule::always(
         "",
         Fault::Respond {
@@ -158,8 +178,12 @@ async fn no_secret_ever_reaches_the_logs() {
         "the failure was logged:\n{text}"
     );
     assert!(
-        text.contains("webhook refused"),
+        text.contains("webhook refused") && text.contains("IM callback refused"),
         "the refusals were logged:\n{text}"
+    );
+    assert!(
+        text.contains("chat message recorded"),
+        "the callback was logged:\n{text}"
     );
     assert!(
         text.contains("Connection refused"),
@@ -170,6 +194,7 @@ async fn no_secret_ever_reaches_the_logs() {
         ("Zendesk API token", ZENDESK_TOKEN),
         ("client UserSig", alice_sig.as_str()),
         ("webhook secret", WEBHOOK_SECRET),
+        ("IM callback token", CALLBACK_TOKEN),
     ] {
         assert!(!text.contains(secret), "{what} leaked into the logs");
     }

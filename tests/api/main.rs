@@ -3,6 +3,7 @@
 mod cli;
 mod client_auth;
 mod conversation;
+mod conversation_crash;
 mod crash;
 mod create_ticket;
 mod exactly_once;

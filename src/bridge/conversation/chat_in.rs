@@ -115,7 +115,7 @@ impl Bridge {
         } else if m.from == rec.user_id {
             (
                 Role::Customer,
-                self.customer_name(rec).await?,
+                Self::customer_name(rec),
                 MessageState::Pending,
             )
         } else {
@@ -143,12 +143,14 @@ impl Bridge {
     /// Makes sure every IM message up to the newest one known is recorded: moves the cursor
     /// over seqs recorded without a hole, and reads the group's history when there is a hole
     /// (a lost callback, or a seq taken by a tip or a post) or when `force`d (a sweep: a lost
-    /// callback of the newest message leaves no hole to see).
+    /// callback of the newest message leaves no hole to see). Returns the seq up to which
+    /// every message is now known: lines after it (recorded meanwhile, behind a hole this
+    /// check did not see) wait for the next run.
     pub(super) async fn catch_up_im(
         &self,
         rec: &TicketRecord,
         force: bool,
-    ) -> Result<(), BridgeError> {
+    ) -> Result<u64, BridgeError> {
         let ticket = rec.ticket_id;
         let seqs = self.store.im_seqs_after(ticket, rec.im_cursor).await?;
         let mut cursor = rec.im_cursor;
@@ -166,7 +168,7 @@ impl Bridge {
                     .advance_cursor(ticket, Cursor::Im(cursor))
                     .await?;
             }
-            return Ok(());
+            return Ok(cursor);
         }
         let group = GroupId::for_ticket(ticket);
         let im_err = |source| BridgeError::Im { ticket, source };
@@ -217,6 +219,6 @@ impl Bridge {
                 "recorded IM messages whose callbacks never came"
             );
         }
-        Ok(())
+        Ok(newest)
     }
 }

@@ -50,12 +50,10 @@ pub enum Step {
 
 impl Bridge {
     /// The name the customer gave, or their IM UserID.
-    async fn customer_name(&self, rec: &TicketRecord) -> Result<String, StoreError> {
-        Ok(self
-            .store
-            .customer_name(rec.ticket_id)
-            .await?
-            .unwrap_or_else(|| rec.user_id.clone()))
+    fn customer_name(rec: &TicketRecord) -> String {
+        rec.customer_name
+            .clone()
+            .unwrap_or_else(|| rec.user_id.clone())
     }
 
     /// The Zendesk user of the ticket's customer (the requester).

@@ -37,8 +37,12 @@ impl Bridge {
             )));
         }
         self.read_new_comments(&rec).await?;
-        for msg in self.store.pending_messages(ticket, Origin::Zendesk).await? {
-            self.post_comment(&rec, &msg).await?;
+        for msg in self
+            .store
+            .pending_messages(ticket, Origin::Zendesk, u64::MAX)
+            .await?
+        {
+            self.post_comment(&msg).await?;
         }
         Ok(Step::Done)
     }
@@ -59,9 +63,22 @@ impl Bridge {
         }
         new.sort_by_key(|c| c.id);
         let requester = self.requester_id(rec).await?;
+        // Who the assignee is: the store knows once the assignment sync ran; until then (or
+        // for a comment by another agent) Zendesk is asked, once.
+        let mut assignee = rec.agent_id.filter(|_| rec.agent_name.is_some());
+        let mut asked = false;
         let mut found = Vec::new();
         for c in &new {
-            if let Some(m) = self.classify_comment(rec, requester, c).await? {
+            if c.author_id != requester && Some(c.author_id) != assignee && !asked {
+                asked = true;
+                assignee = self
+                    .zendesk
+                    .get_ticket(rec.ticket_id.0)
+                    .await
+                    .map_err(BridgeError::Zendesk)?
+                    .assignee_id;
+            }
+            if let Some(m) = self.classify_comment(rec, requester, assignee, c).await? {
                 found.push(m);
             }
         }
@@ -77,6 +94,7 @@ impl Bridge {
         &self,
         rec: &TicketRecord,
         requester: u64,
+        assignee: Option<u64>,
         c: &Comment,
     ) -> Result<Option<NewMessage>, BridgeError> {
         if c.custom(BATCH_MARKER).is_some() || !c.public {
@@ -86,7 +104,7 @@ impl Bridge {
             if c.channel() == "api" {
                 return Ok(None);
             }
-            (Role::Customer, self.customer_name(rec).await?)
+            (Role::Customer, Self::customer_name(rec))
         } else if Some(c.author_id) == rec.agent_id && rec.agent_name.is_some() {
             (Role::Agent, rec.agent_name.clone().unwrap_or_default())
         } else {
@@ -112,7 +130,11 @@ impl Bridge {
             sender: c.author_id.to_string(),
             name,
             text: text.trim().to_owned(),
-            elements: json!({"via": c.channel(), "attachments": attachments}),
+            elements: json!({
+                "via": c.channel(),
+                "attachments": attachments,
+                "by_assignee": role == Role::Agent && Some(c.author_id) == assignee,
+            }),
             im_seq: None,
             im_random: Some(crate::bridge::stable_random(&format!(
                 "comment:{}:{}",
@@ -130,11 +152,7 @@ impl Bridge {
 
     /// Posts a recorded comment: the assignee's from their own account, others' from the admin
     /// with the author's name.
-    async fn post_comment(
-        &self,
-        rec: &TicketRecord,
-        msg: &MessageRecord,
-    ) -> Result<(), BridgeError> {
+    async fn post_comment(&self, msg: &MessageRecord) -> Result<(), BridgeError> {
         let mut body = msg.text.clone();
         for a in msg.elements["attachments"].as_array().into_iter().flatten() {
             let name = a["file_name"].as_str().unwrap_or("file");
@@ -146,7 +164,7 @@ impl Bridge {
             .sender
             .parse::<u64>()
             .ok()
-            .filter(|id| msg.role == Role::Agent && Some(*id) == rec.agent_id);
+            .filter(|_| msg.elements["by_assignee"].as_bool() == Some(true));
         match assignee {
             Some(agent) => {
                 let account = self.agent_im_id(agent);

@@ -52,8 +52,11 @@ impl Bridge {
                 return Ok(Step::Later(at));
             }
         }
-        self.catch_up_im(&rec, catch_up).await?;
-        let pending = self.store.pending_messages(ticket, Origin::Im).await?;
+        let known = self.catch_up_im(&rec, catch_up).await?;
+        let pending = self
+            .store
+            .pending_messages(ticket, Origin::Im, known)
+            .await?;
         for unit in units(&pending, &self.conversation.command_prefix) {
             let step = match unit {
                 Unit::Lines(lines) => self.post_lines(&rec, &lines).await?,
