@@ -136,7 +136,7 @@ async fn a_conversation_survives_repeated_sigkills_exactly_once() {
     let caught_up = || {
         tickets.iter().all(|(_, t)| {
             customer_lines(&up, *t).len() >= ROUNDS
-                && agent_texts(&up, *t, &account).len() >= want_agent.len()
+                && group_texts(&up.im, *t, &account).len() >= want_agent.len()
         })
     };
     // The sweep finds lost callbacks within seconds; lost webhooks at its tenth round.
@@ -147,7 +147,7 @@ async fn a_conversation_survives_repeated_sigkills_exactly_once() {
                 eprintln!(
                     "ticket {t}: customer {:?} agent {:?}",
                     customer_lines(&up, *t),
-                    agent_texts(&up, *t, &account)
+                    group_texts(&up.im, *t, &account)
                 );
             }
             panic!("not caught up");
@@ -176,7 +176,7 @@ async fn a_conversation_survives_repeated_sigkills_exactly_once() {
             "ticket {ticket}"
         );
         assert_eq!(
-            agent_texts(&up, *ticket, &account),
+            group_texts(&up.im, *ticket, &account),
             want_agent,
             "group of {ticket}"
         );
@@ -189,33 +189,11 @@ fn customer_lines(up: &Upstreams, ticket: u64) -> Vec<String> {
     let Some(t) = up.zendesk.ticket(ticket) else {
         return Vec::new();
     };
-    t.comments
-        .iter()
+    let by_customer: Vec<_> = t
+        .comments
+        .into_iter()
         .skip(1)
         .filter(|c| c.author_id == t.requester_id)
-        .flat_map(|c| {
-            c.body
-                .lines()
-                .map(|l| l.rsplit(": ").next().unwrap_or(l).to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-fn agent_texts(up: &Upstreams, ticket: u64, account: &str) -> Vec<String> {
-    up.im
-        .group(&group_of(ticket))
-        .map(|g| {
-            g.messages
-                .iter()
-                .filter(|m| m.from == account)
-                .map(|m| {
-                    m.body[0]["MsgContent"]["Text"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+        .collect();
+    said(&by_customer)
 }

@@ -332,21 +332,13 @@ impl TestApp {
 
     /// The text of every message in the ticket's group, from `from`.
     pub fn group_texts_from(&self, ticket: u64, from: &str) -> Vec<String> {
-        self.im
-            .group(&group_of(ticket))
-            .map(|g| {
-                g.messages
-                    .iter()
-                    .filter(|m| m.from == from && !m.system)
-                    .map(|m| {
-                        m.body[0]["MsgContent"]["Text"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        group_texts(&self.im, ticket, from)
+    }
+
+    /// What the chat lines on the ticket said, line by line, in comment order (without the
+    /// `[time] Name: ` of coalesced lines).
+    pub fn chat_lines(&self, ticket: u64) -> Vec<String> {
+        said(&self.comments_after_description(ticket))
     }
 
     /// Waits until everything said has been handled: callbacks sent, webhooks delivered, jobs
@@ -562,6 +554,33 @@ pub fn im_client(base_url: &str, timeout: Duration) -> ImClient {
         AdminSig::new(signer, ADMIN, Duration::from_secs(3600)),
         timeout,
     )
+}
+
+/// The text of every message in the ticket's group from `from` (system notices aside).
+pub fn group_texts(im: &ImEmulator, ticket: u64, from: &str) -> Vec<String> {
+    im.group(&group_of(ticket))
+        .map(|g| {
+            g.messages
+                .iter()
+                .filter(|m| m.from == from && !m.system)
+                .map(|m| {
+                    m.body[0]["MsgContent"]["Text"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What the comments said, line by line, without the `[time] Name: ` of coalesced lines.
+pub fn said(comments: &[ticket_bridge::sandbox::zendesk::Comment]) -> Vec<String> {
+    comments
+        .iter()
+        .flat_map(|c| c.body.lines())
+        .map(|l| l.rsplit(": ").next().unwrap_or(l).to_owned())
+        .collect()
 }
 
 /// The IM group of a ticket.
