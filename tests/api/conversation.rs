@@ -644,3 +644,40 @@ async fn over_budget(spent: u64, on: impl Fn(u64, u64) -> u64, window_ms: i64) {
     assert_eq!(app.chat_lines(ticket), ["first", "second"]);
     assert_eq!(app.zendesk.rate_limited_count(), 0);
 }
+
+#[tokio::test]
+async fn past_ims_duplicate_window_a_post_whose_answer_was_lost_is_found_in_the_history() {
+    let (app, ticket) = conversation().await;
+    let agent = app.assign_agent(ticket, "Sam Agent").await;
+    let account = format!("zd_{agent}");
+    // Every post reaches the group but its answer is lost.
+    app.im
+        .faults()
+        .inject(FaultRule::always("send_group_msg", Fault::LoseResponse));
+    app.zendesk
+        .add_public_comment(ticket, agent, "Posted once, answer lost")
+        .expect("comment");
+    wait_until(Duration::from_secs(20), || {
+        app.group_texts_from(ticket, &account).len() == 1
+    })
+    .await;
+    // Six minutes pass: IM no longer drops a resend with the same Random.
+    app.sql(&format!(
+        "UPDATE messages SET attempt_at = {} WHERE ticket_id = {ticket} AND origin = 'zendesk'",
+        now_ms() - 6 * 60 * 1000
+    ))
+    .await;
+    app.im.advance_clock(6 * 60);
+    app.im.faults().clear();
+    app.wait_for_jobs_within(Duration::from_secs(30)).await;
+    assert_eq!(
+        app.group_texts_from(ticket, &account),
+        ["Posted once, answer lost"]
+    );
+    let done = app
+        .sql_count(&format!(
+            "SELECT COUNT(*) FROM messages WHERE ticket_id = {ticket} AND origin = 'zendesk' AND state = 'done' AND im_seq IS NOT NULL"
+        ))
+        .await;
+    assert_eq!(done, 1, "the post was found, with its seq");
+}

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 
 use crate::helpers::{
-    assert_error, case, sign_webhook, spawn_app_with, spawn_app_with_webhooks, unix_now, utc,
-    wait_until, TestApp, ADMIN,
+    assert_error, case, group_of, sign_webhook, spawn_app_with, spawn_app_with_webhooks, unix_now,
+    utc, wait_until, TestApp, ADMIN,
 };
 
 /// Opens a case for `user` and returns its ticket id.
@@ -20,22 +20,14 @@ async fn open_case(app: &TestApp, user: &str) -> u64 {
 }
 
 fn group(ticket: u64) -> String {
-    format!("ZENDESK#{ticket}")
+    group_of(ticket)
 }
 
 /// The admin's messages in the group but the greeting (its first), as text.
 fn notices(app: &TestApp, ticket: u64) -> Vec<String> {
-    let g = app.im.group(&group(ticket)).expect("group");
-    g.messages
-        .iter()
-        .filter(|m| !m.system && m.from == ADMIN)
+    app.group_texts_from(ticket, ADMIN)
+        .into_iter()
         .skip(1)
-        .map(|m| {
-            m.body[0]["MsgContent"]["Text"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
         .collect()
 }
 
