@@ -104,6 +104,11 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub assignment: AssignmentConfig,
     pub conversation: ConversationConfig,
+    /// The secure `shared_secret` of the sidebar app's installation; without it agent sessions
+    /// are refused.
+    pub zaf_shared_secret: Option<Secret>,
+    /// How long an agent's session token lasts.
+    pub agent_session: Duration,
 }
 
 /// How the conversation crosses between the IM group and the ticket.
@@ -212,6 +217,8 @@ impl Config {
         let shutdown_grace = r.seconds("SHUTDOWN_GRACE_SECS", 10);
         let assignment = r.assignment();
         let conversation = r.conversation();
+        let zaf_shared_secret = r.get(&["ZAF_SHARED_SECRET"]).map(Secret::new);
+        let agent_session = r.seconds("AGENT_SESSION_SECS", 900);
 
         match (zendesk, im) {
             (Some(zendesk), Some(im)) if r.problems.is_empty() => Ok(Config {
@@ -230,6 +237,8 @@ impl Config {
                 shutdown_grace,
                 assignment,
                 conversation,
+                zaf_shared_secret,
+                agent_session,
             }),
             _ => Err(ConfigError {
                 problems: r.problems,

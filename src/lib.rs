@@ -2,6 +2,7 @@
 //!
 //! `main.rs` only parses the command line; everything else is here so the tests can drive it.
 
+pub mod agent;
 pub mod bridge;
 pub mod config;
 pub mod http;

@@ -11,7 +11,7 @@ use crate::bridge::assignment::AssignmentRules;
 use crate::bridge::conversation::ConversationRules;
 use crate::bridge::{Bridge, Greeting};
 use crate::config::{ClientAuth, Config};
-use crate::http::{self, AppState, ClientAuthCheck, ImCallbackAuth};
+use crate::http::{self, AgentApi, AppState, ClientAuthCheck, ImCallbackAuth};
 use crate::im::ImClient;
 use crate::jobs::Jobs;
 use crate::store::{Store, StoreError};
@@ -139,6 +139,12 @@ impl Application {
                     sdkappid: config.im.sdkappid,
                     token: config.conversation.callback_token.clone(),
                 },
+                agent: AgentApi::new(
+                    config.zaf_shared_secret.clone(),
+                    config.agent_session,
+                    UserSigner::new(config.im.sdkappid, config.im.secret_key.clone()),
+                    config.im.sdkappid,
+                ),
             },
             &config.cors_allowed_origins,
         );

@@ -37,6 +37,10 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("no route for {0}")]
     NotFound(String),
+    #[error("ticket {0} is not a chat ticket: the bridge did not open it")]
+    UnknownTicket(TicketId),
+    #[error("only the ticket's assignee can write in the chat; take the ticket first")]
+    NotAssignee,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("Zendesk is unavailable: {message}")]
@@ -71,6 +75,8 @@ impl ApiError {
             IdempotencyConflict => (StatusCode::CONFLICT, 40901, "idempotency_conflict"),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, 40101, "unauthorized"),
             NotFound(_) => (StatusCode::NOT_FOUND, 40401, "not_found"),
+            UnknownTicket(_) => (StatusCode::NOT_FOUND, 40402, "unknown_ticket"),
+            NotAssignee => (StatusCode::FORBIDDEN, 40301, "not_assignee"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 40501, "method_not_allowed"),
             PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, 41301, "payload_too_large"),
             ZendeskRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42201, "zendesk_rejected"),

@@ -1,5 +1,6 @@
 //! The HTTP API: every route is listed in [`router`]; errors become responses in [`error`].
 
+mod agent;
 mod auth;
 pub mod case_request;
 mod create_ticket;
@@ -19,6 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use agent::AgentApi;
 pub use auth::ClientAuthCheck;
 use error::ApiError;
 pub use im_callback::ImCallbackAuth;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub webhook_secret: Option<Secret>,
     /// Verifies Tencent IM's callbacks.
     pub im_callback: ImCallbackAuth,
+    /// The agents' sidebar API.
+    pub agent: AgentApi,
 }
 
 /// All routes and the layers around them.
@@ -49,6 +53,15 @@ pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
         .route("/createticket", post(create_ticket::create_ticket))
         .route("/webhooks/zendesk", post(zendesk_webhook::zendesk_webhook))
         .route("/callbacks/im", post(im_callback::im_callback))
+        .route("/agent/session", post(agent::create_session))
+        .route("/agent/usersig", get(agent::usersig))
+        .route("/agent/tickets/{id}", get(agent::ticket))
+        .route(
+            "/agent/tickets/{id}/messages",
+            get(agent::messages).post(agent::post_message),
+        )
+        .route("/agent/tickets/{id}/take", post(agent::take))
+        .route("/agent/tickets/{id}/events", get(agent::events))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -96,6 +109,7 @@ fn cors_layer(origins: &CorsOrigins) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 header::AUTHORIZATION,
                 HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("last-event-id"),
                 request_id::X_REQUEST_ID.clone(),
             ])
             .expose_headers([request_id::X_REQUEST_ID.clone(), header::RETRY_AFTER]),

@@ -38,6 +38,8 @@ pub enum MessageState {
     Done,
     /// Not mirrored: an echo, a chat command, another member's message.
     Skipped,
+    /// Written in the agents' sidebar app, not yet posted to the group.
+    Outbox,
 }
 
 macro_rules! text_enum {
@@ -59,7 +61,7 @@ macro_rules! text_enum {
 
 text_enum!(Origin { Im = "im", Zendesk = "zendesk", Bridge = "bridge" });
 text_enum!(Role { Customer = "customer", Agent = "agent", Bridge = "bridge" });
-text_enum!(MessageState { Pending = "pending", Done = "done", Skipped = "skipped" });
+text_enum!(MessageState { Pending = "pending", Done = "done", Skipped = "skipped", Outbox = "outbox" });
 
 /// A message to record.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +116,8 @@ pub struct MessageRecord {
     /// When the bridge first tried to post it to IM (IM's duplicate window runs from there).
     pub attempt_at: Option<i64>,
     pub time: i64,
+    /// Its place in the ticket's record order (the agents' event stream resumes from it).
+    pub pos: i64,
 }
 
 /// Chat lines to post as one comment.
@@ -157,7 +161,7 @@ impl From<NewBatch> for BatchRecord {
 }
 
 const MESSAGE_COLUMNS: &str = "id, ticket_id, origin, role, sender, name, text, elements, im_seq, \
-     im_random, comment_id, batch_id, state, attempt_at, created_at";
+     im_random, comment_id, batch_id, state, attempt_at, created_at, pos";
 const BATCH_COLUMNS: &str = "id, ticket_id, author_id, body, solve, comment_id, attempt_at";
 
 impl Store {
@@ -174,6 +178,9 @@ impl Store {
             }
         }
         tx.commit().await?;
+        if added {
+            self.notify_changed();
+        }
         Ok(added)
     }
 
@@ -195,6 +202,9 @@ impl Store {
         }
         advance_cursor(&mut tx, ticket, cursor).await?;
         tx.commit().await?;
+        if added > 0 {
+            self.notify_changed();
+        }
         Ok(added)
     }
 
@@ -206,7 +216,8 @@ impl Store {
         Ok(())
     }
 
-    /// The bridge's own post (or a mirrored comment) with this `Random`, by this sender.
+    /// The message with this `Random` by this sender: the bridge's own post (a notice, a
+    /// mirrored comment, an agent's message from the sidebar), or an IM message seen before.
     pub async fn message_by_random(
         &self,
         ticket: TicketId,
@@ -215,7 +226,7 @@ impl Store {
     ) -> Result<Option<MessageRecord>> {
         let row = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages
-             WHERE ticket_id = $1 AND im_random = $2 AND sender = $3 AND origin <> 'im'"
+             WHERE ticket_id = $1 AND im_random = $2 AND sender = $3"
         ))
         .bind(ticket.0 as i64)
         .bind(i64::from(random))
@@ -260,16 +271,46 @@ impl Store {
         rows.iter().map(message_from_row).collect()
     }
 
-    /// The whole conversation of a ticket, oldest first.
-    pub async fn transcript(&self, ticket: TicketId) -> Result<Vec<MessageRecord>> {
+    /// Up to `limit` messages of the ticket recorded after position `after`, in record order.
+    pub async fn messages_after(
+        &self,
+        ticket: TicketId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1
-             ORDER BY created_at, im_seq, comment_id, id"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 AND pos > $2
+             ORDER BY pos LIMIT $3"
+        ))
+        .bind(ticket.0 as i64)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Sidebar messages of the ticket not yet posted to the group, oldest first.
+    pub async fn outbox(&self, ticket: TicketId) -> Result<Vec<MessageRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 AND state = 'outbox'
+             ORDER BY pos"
         ))
         .bind(ticket.0 as i64)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(message_from_row).collect()
+    }
+
+    /// The message with this id.
+    pub async fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"
+        ))
+        .bind(id.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| message_from_row(&r)).transpose()
     }
 
     /// Sets what is left to do for messages (a command handled, an echo recognised).
@@ -296,10 +337,18 @@ impl Store {
         Ok(())
     }
 
-    /// A post reached the IM group as `seq` (unknown when IM dropped it as a resend).
-    pub async fn post_delivered(&self, id: &str, seq: Option<u64>) -> Result<()> {
+    /// A post reached the IM group as `seq` (unknown when IM dropped it as a resend); what is
+    /// left to do for it is `then` (done; or pending, for a sidebar message that goes on to the
+    /// ticket).
+    pub async fn post_delivered(
+        &self,
+        id: &str,
+        seq: Option<u64>,
+        then: MessageState,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE messages SET state = 'done', sent_at = $1 WHERE id = $2")
+        sqlx::query("UPDATE messages SET state = $1, sent_at = $2 WHERE id = $3")
+            .bind(then.as_str().to_owned())
             .bind(now_ms())
             .bind(id.to_owned())
             .execute(&mut *tx)
@@ -521,12 +570,21 @@ async fn set_seq(tx: &mut Transaction<'_, Any>, id: &str, seq: u64) -> Result<()
 }
 
 async fn insert_message(tx: &mut Transaction<'_, Any>, m: &NewMessage) -> Result<bool> {
+    // The ticket's counter, taken in the transaction (a row lock on PostgreSQL): positions are
+    // unique and increasing; a duplicate leaves a gap, which readers do not mind.
+    let pos: i64 = sqlx::query_scalar(
+        "UPDATE tickets SET msg_pos = msg_pos + 1 WHERE ticket_id = $1 RETURNING msg_pos",
+    )
+    .bind(m.ticket.0 as i64)
+    .fetch_optional(&mut **tx)
+    .await?
+    .unwrap_or(0);
     // No conflict target: a clash on the id, the (ticket, seq) or the comment id all mean
     // "already recorded".
     let added = sqlx::query(
         "INSERT INTO messages (id, ticket_id, origin, role, sender, name, text, elements, im_seq,
-                               im_random, comment_id, state, created_at, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                               im_random, comment_id, state, created_at, recorded_at, pos)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT DO NOTHING",
     )
     .bind(m.id())
@@ -543,6 +601,7 @@ async fn insert_message(tx: &mut Transaction<'_, Any>, m: &NewMessage) -> Result
     .bind(m.state.as_str().to_owned())
     .bind(m.time)
     .bind(now_ms())
+    .bind(pos)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -570,6 +629,7 @@ fn message_from_row(r: &AnyRow) -> Result<MessageRecord> {
         state: MessageState::parse(&r.try_get::<String, _>("state")?)?,
         attempt_at: r.try_get("attempt_at")?,
         time: r.try_get("created_at")?,
+        pos: r.try_get("pos")?,
     })
 }
 

@@ -126,8 +126,12 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
                 attempt_at BIGINT,
                 sent_at BIGINT,
                 created_at BIGINT NOT NULL,
-                recorded_at BIGINT NOT NULL
+                recorded_at BIGINT NOT NULL,
+                pos BIGINT NOT NULL
             )",
+            // `pos` numbers a ticket's messages in the order they were recorded (the agents'
+            // event stream resumes from it).
+            "CREATE INDEX messages_by_pos ON messages (ticket_id, pos)",
             // One row per IM message (GroupId + MsgSeq) and per Zendesk comment.
             "CREATE UNIQUE INDEX messages_by_seq ON messages (ticket_id, im_seq)",
             "CREATE UNIQUE INDEX messages_by_comment ON messages (comment_id)",
@@ -156,6 +160,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE tickets ADD COLUMN comment_cursor BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE tickets ADD COLUMN agent_name TEXT",
             "ALTER TABLE tickets ADD COLUMN customer_name TEXT",
+            "ALTER TABLE tickets ADD COLUMN msg_pos BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE tickets ADD COLUMN last_activity_at BIGINT",
         ],
     ),

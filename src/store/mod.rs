@@ -44,6 +44,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Woken when a message is recorded or a ticket's status or agent changes, so this
+    /// process's event streams see it at once (other replicas' streams poll the store).
+    changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -72,9 +75,22 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            changed: std::sync::Arc::default(),
+        };
         migrations::run(&store.pool).await?;
         Ok(store)
+    }
+
+    /// What wakes at the next change of a conversation: create its `notified()` future before
+    /// reading, so a change in between is not missed.
+    pub fn changes(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.changed.clone()
+    }
+
+    fn notify_changed(&self) {
+        self.changed.notify_waiters();
     }
 
     /// Whether the database answers.

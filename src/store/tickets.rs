@@ -86,7 +86,9 @@ impl Store {
 
     pub async fn set_status(&self, ticket: TicketId, status: &str) -> Result<()> {
         self.update_ticket(ticket, "status = $1", status.to_owned())
-            .await
+            .await?;
+        self.notify_changed();
+        Ok(())
     }
 
     pub async fn mark_group_created(&self, ticket: TicketId) -> Result<()> {
@@ -115,12 +117,15 @@ impl Store {
         .bind(ticket.0 as i64)
         .execute(&self.pool)
         .await?;
+        self.notify_changed();
         Ok(())
     }
 
     /// Nobody from support is in the group any more.
     pub async fn agent_left(&self, ticket: TicketId) -> Result<()> {
-        self.clear_ticket_column(ticket, "agent_id").await
+        self.clear_ticket_column(ticket, "agent_id").await?;
+        self.notify_changed();
+        Ok(())
     }
 
     /// A status notice was posted.

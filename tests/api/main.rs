@@ -1,5 +1,6 @@
 //! Black-box tests: the bridge on a random port against the emulators over real HTTP.
 
+mod agent;
 mod cli;
 mod client_auth;
 mod conversation;

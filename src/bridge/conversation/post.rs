@@ -9,7 +9,7 @@ use crate::bridge::open_case::{HISTORY_PAGES, IM_DUPLICATE_WINDOW};
 use crate::ids::GroupId;
 use crate::im::types::TextMessage;
 use crate::im::ImError;
-use crate::store::{now_ms, MessageRecord};
+use crate::store::{now_ms, MessageRecord, MessageState};
 
 /// IM: the sender account does not exist (10019) / is not a member of the group (10007).
 const NO_ACCOUNT: i64 = 10019;
@@ -46,7 +46,9 @@ impl Bridge {
                 .await
                 .map_err(im_err)?
             {
-                self.store.post_delivered(&msg.id, Some(seq)).await?;
+                self.store
+                    .post_delivered(&msg.id, Some(seq), after_post(msg))
+                    .await?;
                 return Ok(());
             }
         }
@@ -82,7 +84,18 @@ impl Bridge {
             other => other,
         }
         .map_err(im_err)?;
-        self.store.post_delivered(&msg.id, sent.msg_seq).await?;
+        self.store
+            .post_delivered(&msg.id, sent.msg_seq, after_post(msg))
+            .await?;
         Ok(())
+    }
+}
+
+/// A sidebar message goes on to the ticket once it is in the group; any other post is done.
+fn after_post(msg: &MessageRecord) -> MessageState {
+    if msg.state == MessageState::Outbox {
+        MessageState::Pending
+    } else {
+        MessageState::Done
     }
 }

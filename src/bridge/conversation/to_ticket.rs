@@ -47,6 +47,11 @@ impl Bridge {
         if rec.group_created_at.is_none() {
             return Ok(Step::Done);
         }
+        // Messages agents wrote in the sidebar go into the group first (then on, like any line).
+        for msg in self.store.outbox(ticket).await? {
+            self.post_recorded(&msg, Some((&msg.sender, &msg.name)), msg.text.clone())
+                .await?;
+        }
         if let Some(open) = self.store.open_batch(ticket).await? {
             if let Step::Later(at) = self.resolve_batch(&rec, &open).await? {
                 return Ok(Step::Later(at));
@@ -288,6 +293,7 @@ mod tests {
             state: MessageState::Pending,
             attempt_at: None,
             time: 1_700_000_000_000 + seq as i64 * 1000,
+            pos: seq as i64,
         }
     }
 
