@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod im;
+pub mod pages;
 mod outbound;
 pub mod run;
 pub mod zendesk;
@@ -30,7 +31,11 @@ impl Drop for Served {
 /// Serves `router` on `127.0.0.1:port` (0 = a free port) until the returned handle is dropped.
 /// Handlers can read the peer's address (`ConnectInfo<SocketAddr>`).
 pub async fn serve(router: Router, port: u16) -> std::io::Result<Served> {
-    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    serve_on(TcpListener::bind(("127.0.0.1", port)).await?, router)
+}
+
+/// Serves `router` on a listener bound earlier (its address was needed before the router).
+pub fn serve_on(listener: TcpListener, router: Router) -> std::io::Result<Served> {
     let addr = listener.local_addr()?;
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

@@ -1,7 +1,7 @@
 //! `ticket-bridge sandbox`: the bridge and emulators of both upstreams in one process, so a
 //! newcomer without a Zendesk or Tencent account can try every flow.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::im::{CallbackTarget, ImEmulator, ImEmulatorConfig};
+use super::pages::{self, zaf_proxy::Installation, Agent, Pages};
 use super::zendesk::{ZendeskEmulator, ZendeskEmulatorConfig};
 use crate::config::{Config, ConfigError};
 use crate::operator;
@@ -42,6 +43,7 @@ pub enum SandboxError {
 pub async fn run() -> Result<(), SandboxError> {
     let im_key = Secret::new(random_hex(32));
     let callback_token = Secret::new(random_hex(16));
+    let zaf_secret = Secret::new(random_hex(24));
     let zendesk_token = Secret::new(random_hex(20));
     let im = ImEmulator::new(ImEmulatorConfig::new(
         SANDBOX_SDKAPPID,
@@ -53,10 +55,12 @@ pub async fn run() -> Result<(), SandboxError> {
         zendesk_token.clone(),
     ));
     let agent_id = zendesk.seed_agent("Sam Agent", "sam@sandbox.zendesk.test");
+    let other_agent = zendesk.seed_agent("Kim Lead", "kim@sandbox.zendesk.test");
     let im_served = super::serve(im.router(), 0).await?;
     let zendesk_served = super::serve(zendesk.router(), 0).await?;
-    let inspect_served =
-        super::serve(inspect_router(im.clone(), zendesk.clone(), agent_id), 0).await?;
+    // The pages' server is bound first: its origin is the one the bridge's CORS must allow.
+    let pages_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let pages_origin = format!("http://{}", pages_listener.local_addr()?);
 
     // Connect the emulated Zendesk's webhooks as an operator would with `setup-zendesk`: the
     // webhook and its secret first, then (once the bridge's port is known) its endpoint.
@@ -93,14 +97,11 @@ pub async fn run() -> Result<(), SandboxError> {
         ("CLIENT_AUTH", "usersig".to_owned()),
         ("ZENDESK_WEBHOOK_SECRET", webhook_secret.expose().to_owned()),
         ("IM_CALLBACK_TOKEN", callback_token.expose().to_owned()),
+        ("ZAF_SHARED_SECRET", zaf_secret.expose().to_owned()),
+        ("CORS_ALLOWED_ORIGINS", pages_origin.clone()),
     ]);
     // The bridge's own knobs may still be set from the environment.
-    for name in [
-        "PORT",
-        "GREETING_TEXT",
-        "GREETING_VIA",
-        "CORS_ALLOWED_ORIGINS",
-    ] {
+    for name in ["PORT", "GREETING_TEXT", "GREETING_VIA"] {
         if let Ok(v) = std::env::var(name) {
             vars.insert(name, v);
         }
@@ -115,7 +116,41 @@ pub async fn run() -> Result<(), SandboxError> {
         url: format!("{bridge}/callbacks/im"),
         token: Some(callback_token),
     }));
-    let sig = UserSigner::new(SANDBOX_SDKAPPID, im_key).generate("alice", 86_400);
+    let signer = UserSigner::new(SANDBOX_SDKAPPID, im_key);
+    let app_dir = pages::find_app_dir();
+    let bridge_host = bridge.trim_start_matches("http://").to_owned();
+    let pages = pages::router(Pages {
+        im: im.clone(),
+        bridge_url: bridge.clone(),
+        signer: signer.clone(),
+        installation: Installation {
+            settings: BTreeMap::from([
+                ("bridge_url".to_owned(), Secret::new(bridge.clone())),
+                ("shared_secret".to_owned(), zaf_secret),
+            ]),
+            domain_whitelist: vec![bridge_host],
+        },
+        agents: [(agent_id, "Sam Agent", "sam"), (other_agent, "Kim Lead", "kim")]
+            .into_iter()
+            .map(|(id, name, mail)| Agent {
+                id,
+                name: name.to_owned(),
+                email: format!("{mail}@sandbox.zendesk.test"),
+            })
+            .collect(),
+        app_dir: app_dir.clone(),
+        http: reqwest::Client::new(),
+    });
+    let inspect_served = super::serve_on(
+        pages_listener,
+        inspect_router(im.clone(), zendesk.clone(), agent_id).merge(pages),
+    )?;
+    let app_note = if app_dir.is_some() {
+        ""
+    } else {
+        "\n  (the sidebar app is not built yet: run `npm ci && npm run build` in zendesk-app/ first)"
+    };
+    let sig = signer.generate("alice", 86_400);
     println!(
         r#"
 ticket-bridge sandbox is running (Ctrl-C to stop)
@@ -124,6 +159,12 @@ ticket-bridge sandbox is running (Ctrl-C to stop)
   Zendesk emulator  {zd}   (agent "Sam Agent" has id {agent_id})
   IM emulator       {im}   (SDKAppID {SANDBOX_SDKAPPID}, admin "{SANDBOX_ADMIN}")
   inspect state     {inspect}/zendesk/tickets   {inspect}/im/groups
+
+In a browser: the customer's chat app, and the agents' Zendesk workspace with the sidebar app
+(open a case on the first, then answer it from the second):
+
+  customer chat     {inspect}/customer
+  agent workspace   {inspect}/workspace/tickets/1   (as Sam Agent; ?agent={other_agent} for Kim Lead){app_note}
 
 Open a case as the customer "alice" (the UserSig below is alice's, valid for a day):
 
@@ -217,7 +258,22 @@ fn inspect_router(im: ImEmulator, zendesk: ZendeskEmulator, agent_id: u64) -> Ro
             "/zendesk/tickets",
             get(move || {
                 let zendesk = zendesk.clone();
-                async move { Json(json!({ "tickets": zendesk.tickets() })) }
+                async move {
+                    let tickets = zendesk.tickets();
+                    // The names of everyone on them, for the workspace page.
+                    let users: serde_json::Map<String, serde_json::Value> = tickets
+                        .iter()
+                        .flat_map(|t| {
+                            t.comments
+                                .iter()
+                                .map(|c| c.author_id)
+                                .chain([t.requester_id])
+                                .chain(t.assignee_id)
+                        })
+                        .filter_map(|id| zendesk.user(id).map(|u| (id.to_string(), json!(u.name))))
+                        .collect();
+                    Json(json!({ "tickets": tickets, "users": users }))
+                }
             }),
         )
         .route(
