@@ -210,16 +210,21 @@ impl Bridge {
         if self.admin_posted(group, random, Some(NOTICE_PAGES)).await? {
             return Ok(());
         }
-        self.im
+        let sent = self
+            .im
             .send_group_msg(&TextMessage {
                 group_id: group.to_string(),
                 from: None,
                 random,
-                text,
+                text: text.clone(),
                 cloud_custom_data: None,
             })
-            .await
-            .map(drop)
+            .await?;
+        if let Some(ticket) = GroupId::ticket_of(group.as_str()) {
+            self.record_bridge_post(ticket, random, &text, sent.msg_seq)
+                .await;
+        }
+        Ok(())
     }
 
     /// The IM UserID of a Zendesk agent.

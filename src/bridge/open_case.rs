@@ -315,24 +315,27 @@ impl Bridge {
             .text
             .replace("{ticket_id}", &ticket.to_string());
         match self.greeting.via {
-            GreetingVia::Message => self
-                .im
-                .send_group_msg(&TextMessage {
-                    group_id: group_id.to_string(),
-                    from: None,
-                    random,
-                    text,
-                    cloud_custom_data: None,
-                })
-                .await
-                .map(drop),
-            GreetingVia::SystemNotification => {
-                self.im
-                    .send_group_system_notification(group_id.as_str(), &text)
+            GreetingVia::Message => {
+                let sent = self
+                    .im
+                    .send_group_msg(&TextMessage {
+                        group_id: group_id.to_string(),
+                        from: None,
+                        random,
+                        text: text.clone(),
+                        cloud_custom_data: None,
+                    })
                     .await
+                    .map_err(im_err)?;
+                self.record_bridge_post(ticket, random, &text, sent.msg_seq)
+                    .await;
             }
+            GreetingVia::SystemNotification => self
+                .im
+                .send_group_system_notification(group_id.as_str(), &text)
+                .await
+                .map_err(im_err)?,
         }
-        .map_err(im_err)?;
         self.store.mark_greeted(ticket).await?;
         tracing::info!("greeting posted");
         Ok(())

@@ -3,8 +3,8 @@
 
 pub mod faults;
 pub mod im;
-pub mod pages;
 mod outbound;
+pub mod pages;
 pub mod run;
 pub mod zendesk;
 

@@ -130,14 +130,17 @@ pub async fn run() -> Result<(), SandboxError> {
             ]),
             domain_whitelist: vec![bridge_host],
         },
-        agents: [(agent_id, "Sam Agent", "sam"), (other_agent, "Kim Lead", "kim")]
-            .into_iter()
-            .map(|(id, name, mail)| Agent {
-                id,
-                name: name.to_owned(),
-                email: format!("{mail}@sandbox.zendesk.test"),
-            })
-            .collect(),
+        agents: [
+            (agent_id, "Sam Agent", "sam"),
+            (other_agent, "Kim Lead", "kim"),
+        ]
+        .into_iter()
+        .map(|(id, name, mail)| Agent {
+            id,
+            name: name.to_owned(),
+            email: format!("{mail}@sandbox.zendesk.test"),
+        })
+        .collect(),
         app_dir: app_dir.clone(),
         http: reqwest::Client::new(),
     });

@@ -183,14 +183,17 @@ impl Store {
     }
 
     /// The job succeeded; false if this worker no longer held it. A job asked to run again
-    /// while it ran ([`Store::request_run`]) is queued once more instead of done.
+    /// while it ran ([`Store::request_run`]) is queued once more instead of done: at once, or
+    /// when the request asked for (a batch window).
     pub async fn complete_job(&self, id: &str, token: &str) -> Result<bool> {
         let q = sqlx::query(
             "UPDATE jobs SET status = CASE WHEN rerun = 1 THEN 'queued' ELSE 'done' END,
-                    rerun = 0, attempts = 0, run_at = $1, locked_by = NULL, locked_until = NULL,
-                    last_error = NULL, updated_at = $2
-             WHERE id = $3 AND locked_by = $4",
+                    run_at = CASE WHEN rerun = 1 AND run_at > $1 THEN run_at ELSE $2 END,
+                    rerun = 0, attempts = 0, locked_by = NULL, locked_until = NULL,
+                    last_error = NULL, updated_at = $3
+             WHERE id = $4 AND locked_by = $5",
         )
+        .bind(now_ms())
         .bind(now_ms())
         .bind(now_ms());
         held(&self.pool, q, id, token).await
@@ -345,10 +348,12 @@ async fn upsert_request<'e, E>(exec: E, job: &NewJob, mode: RunRequest) -> Resul
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
+    // A job waiting for a later time keeps an earlier one; a running (or due) job takes the
+    // new time for its next run, so work arriving while it runs still gets its batch window.
     let run_at = if mode == RunRequest::Now {
         "excluded.run_at"
     } else {
-        "CASE WHEN jobs.status = 'queued' AND jobs.run_at < excluded.run_at
+        "CASE WHEN jobs.status = 'queued' AND jobs.run_at > $8 AND jobs.run_at < excluded.run_at
               THEN jobs.run_at ELSE excluded.run_at END"
     };
     let only = if mode == RunRequest::Check {
@@ -357,7 +362,7 @@ where
         ""
     };
     let now = now_ms();
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, run_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7)
          ON CONFLICT (dedupe_key) DO UPDATE SET
@@ -368,16 +373,21 @@ where
              rerun = 1,
              updated_at = excluded.updated_at
          {only}"
-    ))
-    .bind(new_id())
-    .bind(job.kind.clone())
-    .bind(job.payload.clone())
-    .bind(job.dedupe_key.clone())
-    .bind(job.run_at)
-    .bind(now)
-    .bind(now)
-    .execute(exec)
-    .await?;
+    );
+    let query = sqlx::query(&sql)
+        .bind(new_id())
+        .bind(job.kind.clone())
+        .bind(job.payload.clone())
+        .bind(job.dedupe_key.clone())
+        .bind(job.run_at)
+        .bind(now)
+        .bind(now);
+    let query = if mode == RunRequest::Now {
+        query
+    } else {
+        query.bind(now)
+    };
+    query.execute(exec).await?;
     Ok(())
 }
 

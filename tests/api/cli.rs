@@ -82,12 +82,17 @@ async fn the_sandbox_opens_a_case_with_the_curl_it_prints() {
     let until = std::time::Instant::now() + Duration::from_secs(15);
     let joined = loop {
         let now = run(groups_cmd);
+        // In the group, and announced (the notice follows the membership).
         let members = now["groups"][0]["members"].clone();
-        if members
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m.as_str().unwrap().starts_with("zd_"))
+        let announced = now["groups"][0]["messages"]
+            .to_string()
+            .contains("Sam Agent");
+        if announced
+            && members
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m.as_str().unwrap().starts_with("zd_"))
         {
             break now;
         }

@@ -80,6 +80,35 @@ impl Bridge {
         })
     }
 
+    /// Puts a post of the bridge's own (the greeting, a notice) in the transcript, so the
+    /// sidebar shows it at once. Best effort: if this fails, the group's history brings it in
+    /// at the next catch-up.
+    pub(crate) async fn record_bridge_post(
+        &self,
+        ticket: crate::ids::TicketId,
+        random: u32,
+        text: &str,
+        seq: Option<u64>,
+    ) {
+        let post = crate::store::NewMessage {
+            ticket,
+            origin: crate::store::Origin::Bridge,
+            role: crate::store::Role::Bridge,
+            sender: self.im.admin().to_owned(),
+            name: "Support".to_owned(),
+            text: text.to_owned(),
+            elements: serde_json::json!([]),
+            im_seq: seq,
+            im_random: Some(random),
+            comment_id: None,
+            state: crate::store::MessageState::Done,
+            time: crate::store::now_ms(),
+        };
+        if let Err(e) = self.store.record_message(&post, None).await {
+            tracing::warn!(error = %e, ticket_id = ticket.0, "could not put a notice in the transcript");
+        }
+    }
+
     /// The Zendesk user id of an agent's IM account (`AGENT_IM_PREFIX` + digits).
     pub(crate) fn agent_of(&self, im_id: &str) -> Option<u64> {
         im_id

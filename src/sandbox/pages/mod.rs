@@ -55,7 +55,10 @@ pub fn find_app_dir() -> Option<PathBuf> {
     let candidates = [
         std::env::var("ZENDESK_APP_DIST").ok().map(PathBuf::from),
         Some(PathBuf::from("zendesk-app/dist")),
-        Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/zendesk-app/dist"))),
+        Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/zendesk-app/dist"
+        ))),
     ];
     candidates
         .into_iter()
@@ -183,7 +186,8 @@ async fn open_case(State(p): State<Arc<Pages>>, Json(c): Json<OpenCase>) -> Resp
         .await;
     match sent {
         Ok(resp) => {
-            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let status =
+                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             let body: Value = resp.json().await.unwrap_or(Value::Null);
             (status, Json(body)).into_response()
         }
@@ -205,7 +209,11 @@ struct GroupQuery {
 /// The group's messages after a seq, as the customer's SDK would receive them.
 async fn messages(State(p): State<Arc<Pages>>, Query(q): Query<GroupQuery>) -> Response {
     let Some(group) = p.im.group(&q.group) else {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "no such group"}))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such group"})),
+        )
+            .into_response();
     };
     let accounts = p.im.accounts();
     let nick = |id: &str| {

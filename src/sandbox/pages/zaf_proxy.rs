@@ -84,7 +84,11 @@ pub struct Proxied {
 
 impl Installation {
     /// `options` with settings substituted and the JWT signed, ready to send.
-    pub fn prepare(&self, mut options: RequestOptions, now: i64) -> Result<RequestOptions, ProxyError> {
+    pub fn prepare(
+        &self,
+        mut options: RequestOptions,
+        now: i64,
+    ) -> Result<RequestOptions, ProxyError> {
         if !(options.url.starts_with("http://") || options.url.starts_with("https://")) {
             return Err(ProxyError::BadUrl);
         }
@@ -178,7 +182,11 @@ pub async fn send(http: &reqwest::Client, options: &RequestOptions) -> Result<Pr
         _ => {}
     }
     let resp = req.send().await.map_err(|e| {
-        ProxyError::Unreachable(e.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default())
+        ProxyError::Unreachable(
+            e.url()
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default(),
+        )
     })?;
     let status = resp.status().as_u16();
     let content_type = resp
@@ -219,7 +227,9 @@ mod tests {
         }))
         .unwrap();
         let ready = installation().prepare(options, 1_800_000_000).unwrap();
-        let token = ready.headers["Authorization"].strip_prefix("Bearer ").unwrap();
+        let token = ready.headers["Authorization"]
+            .strip_prefix("Bearer ")
+            .unwrap();
         let claims = jwt::verify(token, &Secret::new("s3cret"), 1_800_000_000).unwrap();
         assert_eq!(claims.agent_id, 7);
         assert!(!format!("{ready:?}").contains("{{"));
@@ -239,7 +249,9 @@ mod tests {
                 ProxyError::Underscore("x_token".into()),
             ),
             (
-                base(json!({"url": "http://127.0.0.1:15000/x", "jwt": {"algorithm": "RS256", "secret_key": "k"}})),
+                base(
+                    json!({"url": "http://127.0.0.1:15000/x", "jwt": {"algorithm": "RS256", "secret_key": "k"}}),
+                ),
                 ProxyError::Algorithm("RS256".into()),
             ),
             (
@@ -252,7 +264,10 @@ mod tests {
         }
         // Without `secure`, nothing is substituted.
         let plain = installation()
-            .prepare(base(json!({"url": "http://x.test/{{setting.shared_secret}}"})), 0)
+            .prepare(
+                base(json!({"url": "http://x.test/{{setting.shared_secret}}"})),
+                0,
+            )
             .unwrap();
         assert!(plain.url.contains("{{setting.shared_secret}}"));
     }
