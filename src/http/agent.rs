@@ -116,6 +116,16 @@ async fn chat_ticket(app: &AppState, ticket: TicketId) -> Result<TicketRecord, A
         .ok_or(ApiError::UnknownTicket(ticket))
 }
 
+/// The session a request carries for `ticket`, and the bridge's record of that ticket.
+async fn agent_on(
+    app: &AppState,
+    headers: &HeaderMap,
+    ticket: TicketId,
+) -> Result<(Session, TicketRecord), ApiError> {
+    let s = session(app, headers, ticket)?;
+    Ok((s, chat_ticket(app, ticket).await?))
+}
+
 /// `POST /agent/session`.
 pub async fn create_session(
     State(app): State<AppState>,
@@ -158,9 +168,7 @@ pub async fn ticket(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Result<Json<Value>, ApiError> {
-    let ticket = TicketId(id);
-    let s = session(&app, &headers, ticket)?;
-    let rec = chat_ticket(&app, ticket).await?;
+    let (s, rec) = agent_on(&app, &headers, TicketId(id)).await?;
     Ok(Json(ticket_view(&rec, &s)))
 }
 
@@ -215,8 +223,7 @@ pub async fn messages(
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let ticket = TicketId(id);
-    session(&app, &headers, ticket)?;
-    chat_ticket(&app, ticket).await?;
+    agent_on(&app, &headers, ticket).await?;
     let after = match page.after.as_deref().filter(|a| !a.is_empty()) {
         None => 0,
         Some(a) => a.parse::<i64>().ok().filter(|a| *a >= 0).ok_or_else(|| {
@@ -340,8 +347,7 @@ pub async fn take(
     Path(id): Path<u64>,
 ) -> Result<Json<Value>, ApiError> {
     let ticket = TicketId(id);
-    let s = session(&app, &headers, ticket)?;
-    chat_ticket(&app, ticket).await?;
+    let (s, _) = agent_on(&app, &headers, ticket).await?;
     let bridge = app.jobs.bridge();
     bridge
         .zendesk
@@ -407,8 +413,7 @@ pub async fn events(
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
     let ticket = TicketId(id);
-    let s = session(&app, &headers, ticket)?;
-    chat_ticket(&app, ticket).await?;
+    let (s, _) = agent_on(&app, &headers, ticket).await?;
     // Resume after the last event the client saw.
     let after = headers
         .get("last-event-id")
