@@ -172,7 +172,6 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let added = insert_message(&mut tx, msg).await?;
         if added {
-            touch_ticket(&mut tx, msg.ticket).await?;
             if let Some(job) = job {
                 request_run_by(&mut tx, job).await?;
             }
@@ -196,9 +195,6 @@ impl Store {
         let mut added = 0;
         for m in msgs {
             added += usize::from(insert_message(&mut tx, m).await?);
-        }
-        if added > 0 {
-            touch_ticket(&mut tx, ticket).await?;
         }
         advance_cursor(&mut tx, ticket, cursor).await?;
         tx.commit().await?;
@@ -538,15 +534,6 @@ async fn advance_cursor(tx: &mut Transaction<'_, Any>, ticket: TicketId, c: Curs
     Ok(())
 }
 
-async fn touch_ticket(tx: &mut Transaction<'_, Any>, ticket: TicketId) -> Result<()> {
-    sqlx::query("UPDATE tickets SET last_activity_at = $1 WHERE ticket_id = $2")
-        .bind(now_ms())
-        .bind(ticket.0 as i64)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// Gives a post its seq, unless another row already has it (then that one stands).
 async fn set_seq(tx: &mut Transaction<'_, Any>, id: &str, seq: u64) -> Result<()> {
     let (ticket, taken): (i64, Option<String>) = sqlx::query_as(
@@ -571,10 +558,13 @@ async fn set_seq(tx: &mut Transaction<'_, Any>, id: &str, seq: u64) -> Result<()
 
 async fn insert_message(tx: &mut Transaction<'_, Any>, m: &NewMessage) -> Result<bool> {
     // The ticket's counter, taken in the transaction (a row lock on PostgreSQL): positions are
-    // unique and increasing; a duplicate leaves a gap, which readers do not mind.
+    // unique and increasing; a duplicate leaves a gap, which readers do not mind. The same
+    // statement marks the conversation active (for the sweep).
     let pos: i64 = sqlx::query_scalar(
-        "UPDATE tickets SET msg_pos = msg_pos + 1 WHERE ticket_id = $1 RETURNING msg_pos",
+        "UPDATE tickets SET msg_pos = msg_pos + 1, last_activity_at = $1 WHERE ticket_id = $2
+         RETURNING msg_pos",
     )
+    .bind(now_ms())
     .bind(m.ticket.0 as i64)
     .fetch_optional(&mut **tx)
     .await?
