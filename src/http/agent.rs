@@ -95,15 +95,23 @@ fn unauthorized(e: AgentAuthError) -> ApiError {
     ApiError::Unauthorized(e.to_string())
 }
 
-/// The session a request carries, for `ticket`.
-fn session(app: &AppState, headers: &HeaderMap, ticket: TicketId) -> Result<Session, ApiError> {
+/// The session a request carries, for `ticket` (any ticket with `None`).
+fn session(
+    app: &AppState,
+    headers: &HeaderMap,
+    ticket: impl Into<Option<TicketId>>,
+) -> Result<Session, ApiError> {
     let keys = app
         .agent
         .keys
         .as_ref()
         .ok_or_else(|| unauthorized(AgentAuthError::NotConfigured))?;
     let token = bearer(headers).map_err(unauthorized)?;
-    keys.check(token, ticket, now_secs()).map_err(unauthorized)
+    match ticket.into() {
+        Some(ticket) => keys.check(token, ticket, now_secs()),
+        None => keys.check_any(token, now_secs()),
+    }
+    .map_err(unauthorized)
 }
 
 /// The bridge's record of a ticket, or 404 for a ticket it did not open.
@@ -381,21 +389,12 @@ pub async fn take(
     })))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct TicketQuery {
-    ticket_id: Option<u64>,
-}
-
-/// `GET /agent/usersig?ticket_id=`: a UserSig for the agent's own IM account.
+/// `GET /agent/usersig`: a UserSig for the agent's own IM account (any of their sessions).
 pub async fn usersig(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<TicketQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let ticket = q.ticket_id.map(TicketId).ok_or_else(|| {
-        ApiError::InvalidField("ticket_id (the session's ticket) is required".into())
-    })?;
-    let s = session(&app, &headers, ticket)?;
+    let s = session(&app, &headers, None)?;
     let user = app.jobs.bridge().agent_im_id(s.agent_id);
     let sig = app.agent.signer.generate(&user, USERSIG_SECS);
     Ok(Json(json!({

@@ -401,14 +401,14 @@ async fn the_event_stream_is_live_and_resumes_after_a_drop() {
 async fn an_agent_gets_a_usersig_for_their_own_im_account() {
     let (app, ticket) = agent_app().await;
     let token = session(&app, ticket, 10_001).await;
-    let body: Value = get(&app, &format!("/agent/usersig?ticket_id={ticket}"), &token)
+    let body: Value = get(&app, "/agent/usersig", &token)
         .send()
         .await
         .expect("sent")
         .json()
         .await
         .expect("JSON");
-    assert_eq!(body["userId"], "zd_10001");
+    assert_eq!(body["userId"], "zd_10001", "{body}");
     assert_eq!(body["sdkAppId"], SDKAPPID);
     let sig = body["userSig"].as_str().expect("sig");
     assert!(app.signer.verify("zd_10001", sig).is_ok());
