@@ -124,6 +124,15 @@ async fn chat_ticket(app: &AppState, ticket: TicketId) -> Result<TicketRecord, A
         .ok_or(ApiError::UnknownTicket(ticket))
 }
 
+/// A ticket id from the path: a JSON 404 for anything but one (not axum's plain-text 400).
+fn ticket_id(raw: &str) -> Result<TicketId, ApiError> {
+    raw.parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(TicketId)
+        .ok_or_else(|| ApiError::NotFound(format!("/agent/tickets/{raw}")))
+}
+
 /// The session a request carries for `ticket`, and the bridge's record of that ticket.
 async fn agent_on(
     app: &AppState,
@@ -174,9 +183,9 @@ pub async fn create_session(
 pub async fn ticket(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (s, rec) = agent_on(&app, &headers, TicketId(id)).await?;
+    let (s, rec) = agent_on(&app, &headers, ticket_id(&id)?).await?;
     Ok(Json(ticket_view(&rec, &s)))
 }
 
@@ -227,10 +236,10 @@ pub struct Page {
 pub async fn messages(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    Path(id): Path<String>,
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
-    let ticket = TicketId(id);
+    let ticket = ticket_id(&id)?;
     agent_on(&app, &headers, ticket).await?;
     let after = match page.after.as_deref().filter(|a| !a.is_empty()) {
         None => 0,
@@ -271,10 +280,10 @@ struct NewText {
 pub async fn post_message(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let ticket = TicketId(id);
+    let ticket = ticket_id(&id)?;
     let s = session(&app, &headers, ticket)?;
     let body = body.map_err(|r| ApiError::InvalidJson(format!("could not read the body: {r}")))?;
     require_json(&headers)?;
@@ -352,9 +361,9 @@ fn read_text(body: &[u8]) -> Result<String, ApiError> {
 pub async fn take(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let ticket = TicketId(id);
+    let ticket = ticket_id(&id)?;
     let (s, _) = agent_on(&app, &headers, ticket).await?;
     let bridge = app.jobs.bridge();
     bridge
@@ -409,9 +418,9 @@ pub async fn usersig(
 pub async fn events(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let ticket = TicketId(id);
+    let ticket = ticket_id(&id)?;
     let (s, _) = agent_on(&app, &headers, ticket).await?;
     // Resume after the last event the client saw.
     let after = headers

@@ -184,6 +184,11 @@ async fn a_session_token_is_good_for_its_ticket_only() {
         let resp = get(&app, &path, &token).send().await.expect("sent");
         assert_error(resp, 401, "unauthorized").await;
     }
+    let resp = get(&app, "/agent/tickets/not-a-number/messages", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_error(resp, 404, "not_found").await;
     let resp = get(&app, &format!("/agent/tickets/{ticket}"), "forged.token")
         .send()
         .await
