@@ -16,6 +16,7 @@ use crate::helpers::{
 
 const WEBHOOK_SECRET: &str = "test-webhook-signing-secret-4f1c2a";
 const CALLBACK_TOKEN: &str = "test-im-callback-token-77e1d9";
+const ZAF_SECRET: &str = "test-zaf-shared-secret-c20ad4d76fe9";
 
 #[tokio::test]
 async fn no_secret_ever_reaches_the_logs() {
@@ -36,6 +37,7 @@ async fn no_secret_ever_reaches_the_logs() {
             .envs(env)
             .env("ZENDESK_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("IM_CALLBACK_TOKEN", CALLBACK_TOKEN)
+            .env("ZAF_SHARED_SECRET", ZAF_SECRET)
             .env("RUST_LOG", "trace")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -116,6 +118,37 @@ async fn no_secret_ever_reaches_the_logs() {
             .unwrap();
         assert_eq!(resp.status(), want);
     }
+    // The sidebar's credentials: a proxy JWT for a session, the session used, a forged JWT.
+    let claims =
+        json!({"ticket_id": 1, "agent_id": 7, "agent_name": "Sam", "exp": unix_now() + 300});
+    let jwt =
+        ticket_bridge::agent::jwt::sign(&claims, &ticket_bridge::secret::Secret::new(ZAF_SECRET));
+    let session: serde_json::Value = http
+        .post(format!("{base}/agent/session"))
+        .header("Authorization", format!("Bearer {jwt}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_token = session["token"].as_str().expect("a session").to_owned();
+    let seen = http
+        .get(format!("{base}/agent/tickets/1/messages"))
+        .header("Authorization", format!("Bearer {session_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 200);
+    let forged =
+        ticket_bridge::agent::jwt::sign(&claims, &ticket_bridge::secret::Secret::new("guess"));
+    let refused = http
+        .post(format!("{base}/agent/session"))
+        .header("Authorization", format!("Bearer {forged}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
     im_emulator.faults().inject(FaultRule::always(
         "",
         Fault::Respond {
@@ -186,6 +219,10 @@ async fn no_secret_ever_reaches_the_logs() {
         "the callback was logged:\n{text}"
     );
     assert!(
+        text.contains("agent session opened") && text.contains("agent credentials refused"),
+        "the sessions were logged:\n{text}"
+    );
+    assert!(
         text.contains("Connection refused"),
         "the transport error was logged with its cause:\n{text}"
     );
@@ -195,6 +232,10 @@ async fn no_secret_ever_reaches_the_logs() {
         ("client UserSig", alice_sig.as_str()),
         ("webhook secret", WEBHOOK_SECRET),
         ("IM callback token", CALLBACK_TOKEN),
+        ("ZAF shared secret", ZAF_SECRET),
+        ("proxy JWT", jwt.as_str()),
+        ("forged JWT", forged.as_str()),
+        ("agent session token", session_token.as_str()),
     ] {
         assert!(!text.contains(secret), "{what} leaked into the logs");
     }
