@@ -26,9 +26,9 @@ const WAIT_POLL: Duration = Duration::from_millis(50);
 /// How a submitted case stands when the request answers.
 #[derive(Debug)]
 pub enum Answer {
-    /// Ticket, group and greeting all done.
+    /// The ticket and the group with the customer exist (the greeting follows).
     Done { ticket: TicketId, reused: bool },
-    /// The ticket exists; the rest is being finished in the background.
+    /// The ticket exists; its group is being made in the background.
     Pending { ticket: TicketId, reused: bool },
     /// The ticket could not be made yet; the case goes on in the background and a retry with
     /// the same key picks it up.
@@ -111,7 +111,9 @@ async fn resume(jobs: &Jobs, case: &CaseRecord, until: Instant) -> Result<Answer
     }
 }
 
-/// Runs a claimed job in its own task, so that it goes on when the request stops waiting.
+/// Runs a claimed job in its own task, so that it goes on when the request stops waiting, and
+/// answers as soon as the client can open the chat: the ticket and the group with the customer
+/// exist (the greeting follows in the same job, moments later).
 async fn run(
     jobs: &Jobs,
     case_id: &str,
@@ -119,26 +121,38 @@ async fn run(
     until: Instant,
 ) -> Result<Answer, IntakeError> {
     let runner = jobs.clone();
-    let task = tokio::spawn(async move { runner.execute(&job).await });
-    match tokio::time::timeout_at(until, task).await {
-        Ok(Ok(outcome)) => match outcome? {
-            Outcome::Failed(e) => Ok(Answer::Failed(e)),
-            Outcome::Retrying(e) => answer_from_state(jobs, case_id, Some(e)).await,
-            Outcome::Done(Some(done)) => Ok(Answer::Done {
-                ticket: done.ticket,
-                reused: done.reused,
-            }),
-            Outcome::Done(None) | Outcome::Deferred(_) | Outcome::LeaseLost => {
-                answer_from_state(jobs, case_id, None).await
+    let mut task = tokio::spawn(async move { runner.execute(&job).await });
+    let changes = jobs.store().changes();
+    loop {
+        // Subscribed before the state is read, so a change in between is not missed.
+        let changed = changes.notified();
+        tokio::select! {
+            finished = &mut task => return match finished {
+                Ok(outcome) => match outcome? {
+                    Outcome::Failed(e) => Ok(Answer::Failed(e)),
+                    Outcome::Retrying(e) => answer_from_state(jobs, case_id, Some(e)).await,
+                    Outcome::Done(Some(done)) => Ok(Answer::Done {
+                        ticket: done.ticket,
+                        reused: done.reused,
+                    }),
+                    Outcome::Done(None) | Outcome::Deferred(_) | Outcome::LeaseLost => {
+                        answer_from_state(jobs, case_id, None).await
+                    }
+                },
+                Err(join) => Err(IntakeError::Store(StoreError::Corrupt {
+                    what: "job task",
+                    detail: join.to_string(),
+                })),
+            },
+            () = changed => {
+                if let answer @ Answer::Done { .. } = answer_from_state(jobs, case_id, None).await? {
+                    return Ok(answer);
+                }
             }
-        },
-        Ok(Err(join)) => Err(IntakeError::Store(StoreError::Corrupt {
-            what: "job task",
-            detail: join.to_string(),
-        })),
-        Err(_deadline) => {
-            tracing::info!("deadline reached; the case goes on in the background");
-            answer_from_state(jobs, case_id, None).await
+            () = tokio::time::sleep_until(until) => {
+                tracing::info!("deadline reached; the case goes on in the background");
+                return answer_from_state(jobs, case_id, None).await;
+            }
         }
     }
 }
@@ -165,8 +179,8 @@ async fn answer_from_state(
             ),
         });
     };
-    let finished = store.ticket(ticket).await?.is_some_and(|t| t.is_finished());
-    Ok(if finished {
+    let ready = store.ticket(ticket).await?.is_some_and(|t| t.chat_ready());
+    Ok(if ready {
         Answer::Done {
             ticket,
             reused: case.reused,

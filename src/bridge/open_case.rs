@@ -81,17 +81,26 @@ impl Bridge {
             .ok_or_else(|| corrupt("case", format!("no case {case_id}")))?;
         let request: NewCase = serde_json::from_str(&case.request)
             .map_err(|e| corrupt("case request", e.to_string()))?;
-        let (ticket_id, reused) = match case.ticket_id {
-            Some(t) => (t, case.reused),
-            None => self.make_ticket(&case, &request).await?,
+        // The customer's IM account is made sure of while Zendesk makes the ticket: off the
+        // critical path (the group needs it, the ticket does not).
+        let (made, imported) = match case.ticket_id {
+            Some(t) => (Ok((t, case.reused)), false),
+            None => {
+                let (made, imported) = tokio::join!(
+                    self.make_ticket(&case, &request),
+                    self.im.account_import(request.user.as_str(), None)
+                );
+                (made, imported.is_ok())
+            }
         };
+        let (ticket_id, reused) = made?;
         tracing::Span::current().record("ticket_id", ticket_id.0);
         let rec = self
             .store
             .ticket(ticket_id)
             .await?
             .ok_or_else(|| corrupt("ticket", format!("no record of ticket {ticket_id}")))?;
-        self.finish_ticket(&rec).await?;
+        self.finish_ticket(&rec, imported).await?;
         Ok(CaseDone {
             ticket: ticket_id,
             reused,
@@ -247,18 +256,24 @@ impl Bridge {
     }
 
     /// The IM steps of a recorded ticket that are not done yet: the group with the customer
-    /// in it, then the greeting.
-    pub async fn finish_ticket(&self, rec: &TicketRecord) -> Result<(), BridgeError> {
+    /// in it, then the greeting. `imported`: the customer's account was just made sure of.
+    pub async fn finish_ticket(
+        &self,
+        rec: &TicketRecord,
+        imported: bool,
+    ) -> Result<(), BridgeError> {
         let ticket = rec.ticket_id;
         let im_err = |source| BridgeError::Im { ticket, source };
         let group_id = GroupId::for_ticket(ticket);
         if rec.group_created_at.is_none() {
             // The customer normally exists already (logging in with the SDK creates the
             // account); importing without a nickname makes sure, and leaves a profile alone.
-            self.im
-                .account_import(&rec.user_id, None)
-                .await
-                .map_err(im_err)?;
+            if !imported {
+                self.im
+                    .account_import(&rec.user_id, None)
+                    .await
+                    .map_err(im_err)?;
+            }
             let group = NewGroup {
                 group_id: group_id.to_string(),
                 name: group_name(&rec.subject),
@@ -444,7 +459,7 @@ impl Bridge {
             if matches!(status.as_str(), "solved" | "closed" | "deleted") {
                 continue;
             }
-            self.finish_ticket(&rec).await?;
+            self.finish_ticket(&rec, false).await?;
             return Ok(Some(rec.ticket_id));
         }
         Ok(None)

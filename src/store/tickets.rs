@@ -42,9 +42,9 @@ pub struct TicketRecord {
 }
 
 impl TicketRecord {
-    /// Group made and greeting posted: nothing left to do for the case.
-    pub fn is_finished(&self) -> bool {
-        self.group_created_at.is_some() && self.greeted_at.is_some()
+    /// The ticket and its group with the customer exist: the customer can open the chat.
+    pub fn chat_ready(&self) -> bool {
+        self.group_created_at.is_some()
     }
 }
 
@@ -91,8 +91,11 @@ impl Store {
         Ok(())
     }
 
+    /// The group exists with the customer in it (a request waiting on the case answers now).
     pub async fn mark_group_created(&self, ticket: TicketId) -> Result<()> {
-        self.mark(ticket, "group_created_at").await
+        self.mark(ticket, "group_created_at").await?;
+        self.notify_changed();
+        Ok(())
     }
 
     /// Recorded before the greeting is sent, so a later retry knows whether IM's five-minute

@@ -64,6 +64,12 @@ async fn every_case_survives_repeated_sigkills_exactly_once() {
     for c in clients {
         answers.push(c.await.expect("client finished"));
     }
+    // A 200 means the chat can open; the greetings follow within moments.
+    crate::helpers::wait_until(Duration::from_secs(30), || {
+        let groups = up.im.groups();
+        groups.len() == CLIENTS && groups.iter().all(|g| g.messages.iter().any(|m| !m.system))
+    })
+    .await;
     drop(bridge);
 
     let mid_run = unfinished_at_kill.iter().filter(|&&n| n > 0).count();

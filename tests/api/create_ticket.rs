@@ -40,6 +40,8 @@ async fn a_case_creates_one_ticket_one_group_and_one_greeting() {
         "the customer, not the bridge's agent, wrote the description"
     );
 
+    // The 200 means the chat can open; the greeting follows within moments.
+    app.wait_for_jobs().await;
     let groups = app.im.groups();
     assert_eq!(groups.len(), 1);
     let group = app.im.group(&group_id).expect("group ZENDESK#<id>");

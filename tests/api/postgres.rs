@@ -14,7 +14,7 @@ async fn a_case_and_its_retries_on_postgres() {
     let app = spawn_app_on_postgres(false, |_| {}).await;
     // IM fails once: the job queue (claims, retries, leases) has to finish the case.
     app.im.faults().inject(FaultRule::new(
-        "send_group_msg",
+        "create_group",
         Fault::Respond {
             status: StatusCode::OK,
             body: json!({"ActionStatus": "FAIL", "ErrorCode": 10002, "ErrorInfo": "emulated"}),
@@ -39,6 +39,7 @@ async fn a_case_and_its_retries_on_postgres() {
 
     assert_eq!(reused["TicketId"], body["TicketId"]);
     assert_eq!(app.zendesk.tickets().len(), 1);
+    app.wait_for_jobs().await;
     let group = app.im.group(body["GroupId"].as_str().unwrap()).unwrap();
     assert_eq!(group.messages.iter().filter(|m| !m.system).count(), 1);
     let jobs = app.run_cli(&["jobs"]).await;
