@@ -34,9 +34,7 @@ fn proxy_jwt(ticket: u64, agent: u64, claims: impl FnOnce(&mut Value)) -> String
 }
 
 async fn post_session(app: &TestApp, token: &str) -> reqwest::Response {
-    app.http
-        .post(format!("{}/agent/session", app.address))
-        .header("Authorization", format!("Bearer {token}"))
+    post(app, "/agent/session", token)
         .send()
         .await
         .expect("sent")
@@ -51,9 +49,15 @@ async fn session(app: &TestApp, ticket: u64, agent: u64) -> String {
 }
 
 fn get(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
-    app.http
-        .get(format!("{}{path}", app.address))
-        .header("Authorization", format!("Bearer {token}"))
+    with_token(app.http.get(format!("{}{path}", app.address)), token)
+}
+
+fn post(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
+    with_token(app.http.post(format!("{}{path}", app.address)), token)
+}
+
+fn with_token(req: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    req.header("Authorization", format!("Bearer {token}"))
 }
 
 async fn write(
@@ -63,10 +67,7 @@ async fn write(
     text: &str,
     key: Option<&str>,
 ) -> reqwest::Response {
-    let mut req = app
-        .http
-        .post(format!("{}/agent/tickets/{ticket}/messages", app.address))
-        .header("Authorization", format!("Bearer {token}"))
+    let mut req = post(app, &format!("/agent/tickets/{ticket}/messages"), token)
         .json(&json!({ "text": text }));
     if let Some(key) = key {
         req = req.header("Idempotency-Key", key);
@@ -277,10 +278,7 @@ async fn only_the_assignee_writes_and_each_message_lands_once_on_both_sides() {
     let resp = write(&app, ticket, &token, "Hello!", None).await;
     assert_error(resp, 403, "not_assignee").await;
 
-    let taken: Value = app
-        .http
-        .post(format!("{}/agent/tickets/{ticket}/take", app.address))
-        .header("Authorization", format!("Bearer {token}"))
+    let taken: Value = post(&app, &format!("/agent/tickets/{ticket}/take"), &token)
         .send()
         .await
         .expect("sent")
@@ -321,10 +319,7 @@ async fn only_the_assignee_writes_and_each_message_lands_once_on_both_sides() {
         (json!({"text": "x".repeat(4001)}), "invalid_field"),
         (json!({"message": "hi"}), "invalid_field"),
     ] {
-        let resp = app
-            .http
-            .post(format!("{}/agent/tickets/{ticket}/messages", app.address))
-            .header("Authorization", format!("Bearer {token}"))
+        let resp = post(&app, &format!("/agent/tickets/{ticket}/messages"), &token)
             .json(&body)
             .send()
             .await
