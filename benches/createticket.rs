@@ -227,6 +227,70 @@ async fn burst() {
     drop(bridge);
 }
 
+/// Latency mode: every Zendesk and IM call takes `LATENCY` more, as across an ocean. A case's
+/// answer time is then about (sequential upstream round trips) × `LATENCY` + what the bridge
+/// adds; both are reported, for new and for returning customers.
+async fn latency() {
+    const LATENCY: Duration = Duration::from_millis(50);
+    const CASES: usize = 160;
+    const CLIENTS: usize = 16;
+    println!(
+        "## Latency: {} ms on every upstream call, {CASES} cases, {CLIENTS} concurrent clients\n",
+        LATENCY.as_millis()
+    );
+    let up = upstreams(0).await;
+    let bridge = Bridge::start(
+        &up,
+        &[
+            ("ZENDESK_RATE_LIMIT_RPM", "10000000"),
+            ("IM_RATE_LIMIT_PER_SEC", "1000000"),
+        ],
+    )
+    .await;
+    let base = Arc::new(bridge.base.clone());
+    let open = move |user: String, key: String| {
+        let (base, http) = (base.clone(), reqwest::Client::new());
+        async move {
+            let resp = http
+                .post(format!("{base}/createticket"))
+                .header("Authorization", format!("UserSig {}", sig(&user)))
+                .header("Idempotency-Key", key)
+                .json(&case(&user))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+        }
+    };
+    // The returning customers' first cases, without latency.
+    let first = open.clone();
+    drive(CASES, CLIENTS, move |i| {
+        first(format!("back-{i}"), format!("first-{i}"))
+    })
+    .await;
+    up.zendesk.faults().set_latency(LATENCY);
+    up.im.faults().set_latency(LATENCY);
+    let rtt = LATENCY.as_secs_f64() * 1000.0;
+    println!("| customers | p50 ms | p99 ms | sequential round trips | bridge adds p50 / p99 ms |");
+    println!("|---|---:|---:|---:|---:|");
+    for (who, prefix) in [("new", "new"), ("returning", "back")] {
+        let go = open.clone();
+        let (lat, _) = drive(CASES, CLIENTS, move |i| {
+            go(format!("{prefix}-{i}"), format!("second-{i}"))
+        })
+        .await;
+        let (p50, p99) = (pct(&lat, 0.5), pct(&lat, 0.99));
+        let trips = (p50 / rtt).floor();
+        println!(
+            "| {who} | {p50:.1} | {p99:.1} | {trips:.0} | {:.1} / {:.1} |",
+            p50 - trips * rtt,
+            p99 - trips * rtt
+        );
+    }
+    println!();
+    drop(bridge);
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets without --bench: do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
@@ -235,6 +299,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         throughput().await;
+        latency().await;
         if std::env::var("BENCH_SKIP_BURST").is_err() {
             burst().await;
         }
