@@ -45,17 +45,13 @@ async fn conversation(up: &Upstreams, tickets: usize) -> (Bridge, Vec<u64>) {
         .secret
         .expect("secret");
     let batch = BATCH_MS.to_string();
-    let bridge = Bridge::start(
-        up,
-        &[
-            ("ZENDESK_WEBHOOK_SECRET", secret.expose()),
-            ("IM_CALLBACK_TOKEN", CALLBACK_TOKEN),
-            ("COMMENT_BATCH_MS", &batch),
-            ("ZENDESK_RATE_LIMIT_RPM", "10000000"),
-            ("IM_RATE_LIMIT_PER_SEC", "1000000"),
-        ],
-    )
-    .await;
+    let mut settings = vec![
+        ("ZENDESK_WEBHOOK_SECRET", secret.expose()),
+        ("IM_CALLBACK_TOKEN", CALLBACK_TOKEN),
+        ("COMMENT_BATCH_MS", &batch),
+    ];
+    settings.extend(UNPACED);
+    let bridge = Bridge::start(up, &settings).await;
     operator::setup_zendesk(&zd, &bridge.base, false)
         .await
         .expect("webhook pointed at the bridge");
@@ -64,20 +60,13 @@ async fn conversation(up: &Upstreams, tickets: usize) -> (Bridge, Vec<u64>) {
         token: Some(Secret::new(CALLBACK_TOKEN)),
     }));
     let http = reqwest::Client::new();
-    let mut ids = Vec::new();
     for i in 0..tickets {
         let user = format!("chat-{i}");
         up.im.import_account(&user, None);
-        let resp = http
-            .post(format!("{}/createticket", bridge.base))
-            .header("Authorization", format!("UserSig {}", sig(&user)))
-            .json(&case(&user))
-            .send()
-            .await
-            .expect("case");
-        let body: serde_json::Value = resp.json().await.expect("JSON");
-        ids.push(body["TicketId"].as_u64().expect("ticket"));
+        open_case(&http, &bridge.base, &user, &format!("chat-case-{i}")).await;
     }
+    // One case each, in order: the emulated Zendesk numbers tickets from 1.
+    let ids = up.zendesk.tickets().iter().map(|t| t.id).collect();
     (bridge, ids)
 }
 

@@ -94,31 +94,13 @@ async fn throughput() {
 
     // The bridge.
     let up = upstreams(0).await;
-    let bridge = Bridge::start(
-        &up,
-        &[
-            ("ZENDESK_RATE_LIMIT_RPM", "10000000"),
-            ("IM_RATE_LIMIT_PER_SEC", "1000000"),
-        ],
-    )
-    .await;
+    let bridge = Bridge::start(&up, &UNPACED).await;
     let base = Arc::new(bridge.base.clone());
     let http = reqwest::Client::new();
     let cpu_before = bridge.cpu_seconds();
     let (lat, wall) = drive(THROUGHPUT_CASES, CONCURRENCY, move |i| {
         let (base, http) = (base.clone(), http.clone());
-        async move {
-            let user = format!("cust-{i}");
-            let resp = http
-                .post(format!("{base}/createticket"))
-                .header("Authorization", format!("UserSig {}", sig(&user)))
-                .header("Idempotency-Key", format!("bench-{i}"))
-                .json(&case(&user))
-                .send()
-                .await
-                .expect("request");
-            assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
-        }
+        async move { open_case(&http, &base, &format!("cust-{i}"), &format!("bench-{i}")).await }
     })
     .await;
     let cpu = bridge.cpu_seconds() - cpu_before;
@@ -239,28 +221,12 @@ async fn latency() {
         LATENCY.as_millis()
     );
     let up = upstreams(0).await;
-    let bridge = Bridge::start(
-        &up,
-        &[
-            ("ZENDESK_RATE_LIMIT_RPM", "10000000"),
-            ("IM_RATE_LIMIT_PER_SEC", "1000000"),
-        ],
-    )
-    .await;
+    let bridge = Bridge::start(&up, &UNPACED).await;
     let base = Arc::new(bridge.base.clone());
+    let http = reqwest::Client::new();
     let open = move |user: String, key: String| {
-        let (base, http) = (base.clone(), reqwest::Client::new());
-        async move {
-            let resp = http
-                .post(format!("{base}/createticket"))
-                .header("Authorization", format!("UserSig {}", sig(&user)))
-                .header("Idempotency-Key", key)
-                .json(&case(&user))
-                .send()
-                .await
-                .expect("request");
-            assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
-        }
+        let (base, http) = (base.clone(), http.clone());
+        async move { open_case(&http, &base, &user, &key).await }
     };
     // The returning customers' first cases, without latency.
     let first = open.clone();

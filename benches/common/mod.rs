@@ -49,6 +49,25 @@ pub async fn upstreams(zendesk_rpm: u32) -> Upstreams {
     }
 }
 
+/// Settings that take the bridge's own pacing out of the way (the emulators' limits still hold).
+pub const UNPACED: [(&str, &str); 2] = [
+    ("ZENDESK_RATE_LIMIT_RPM", "10000000"),
+    ("IM_RATE_LIMIT_PER_SEC", "1000000"),
+];
+
+/// `POST /createticket` for `user` with its UserSig and `key`; panics unless it answers 200.
+pub async fn open_case(http: &reqwest::Client, base: &str, user: &str, key: &str) {
+    let resp = http
+        .post(format!("{base}/createticket"))
+        .header("Authorization", format!("UserSig {}", sig(user)))
+        .header("Idempotency-Key", key)
+        .json(&case(user))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+}
+
 /// The release binary, serving on a free port, with its database in a fresh directory.
 pub struct Bridge {
     pub child: Child,
