@@ -158,17 +158,20 @@ impl ZendeskClient {
         .map(|r| r.ticket)
     }
 
+    /// Changes a ticket. Setting fields is safe to repeat; an update that adds a comment is
+    /// not (a retry after a lost answer would add it twice), so it is sent once, like
+    /// [`ZendeskClient::add_comment`].
     pub async fn update_ticket(&self, id: u64, update: &TicketUpdate) -> Result<Ticket> {
         let body = TicketEnvelope { ticket: update };
-        self.send::<TicketResponse>(
-            Method::PUT,
-            &format!("/api/v2/tickets/{id}"),
-            &[],
-            Some(&body),
-            None,
-        )
-        .await
-        .map(|r| r.ticket)
+        let path = format!("/api/v2/tickets/{id}");
+        let answer = if update.comment.is_some() {
+            self.send_once::<TicketResponse>(Method::PUT, &path, Some(&body))
+                .await
+        } else {
+            self.send::<TicketResponse>(Method::PUT, &path, &[], Some(&body), None)
+                .await
+        };
+        answer.map(|r| r.ticket)
     }
 
     /// Adds a comment (and maybe a status) to a ticket; returns the new comment's id when the
@@ -333,8 +336,8 @@ impl ZendeskClient {
         body: Option<&impl Serialize>,
         idempotency_key: Option<&str>,
     ) -> Result<T> {
-        // PUT replaces fields and GET reads, so repeating them is harmless; POST is only safe
-        // to repeat under an idempotency key.
+        // PUT replaces fields and GET reads, so repeating them is harmless (a PUT that adds a
+        // comment goes through `send_once`); POST is only safe to repeat under an idempotency key.
         let repeatable = method != Method::POST || idempotency_key.is_some();
         self.send_with(method, path, query, body, idempotency_key, repeatable)
             .await
