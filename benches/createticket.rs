@@ -257,12 +257,79 @@ async fn latency() {
     drop(bridge);
 }
 
+/// Instructions per case: the bridge under callgrind (counts are repeatable whatever else the
+/// machine does), warmed up, its counters zeroed, then `CASES` new customers' cases; the dump is
+/// left for `callgrind_annotate`.
+async fn instructions() {
+    const WARM: usize = 20;
+    const CASES: usize = 200;
+    println!(
+        "## Instructions: {CASES} cases (new customers, 8 concurrent), bridge under callgrind\n"
+    );
+    let up = upstreams(0).await;
+    let bridge = Bridge::start(&up, &UNPACED).await;
+    let base = Arc::new(bridge.base.clone());
+    let http = reqwest::Client::new();
+    let open = move |user: String| {
+        let (base, http) = (base.clone(), http.clone());
+        async move { open_case(&http, &base, &user, "k").await }
+    };
+    let warm = open.clone();
+    drive(WARM, 8, move |i| warm(format!("warm-{i}"))).await;
+    let pid = bridge.child.id().to_string();
+    callgrind_control(&["--zero", &pid]);
+    drive(CASES, 8, move |i| open(format!("cust-{i}"))).await;
+    callgrind_control(&["--dump=cases", &pid]);
+    drop(bridge);
+    let out = std::env::var("BENCH_CALLGRIND").expect("set by main");
+    // The first dump asked for: `<out-file>.<pid>.1`.
+    let dump = format!("{out}.{pid}.1");
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    let total: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("summary: ")
+                .or_else(|| l.strip_prefix("totals: "))
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .expect("totals");
+    println!("| | instructions |");
+    println!("|---|---:|");
+    println!(
+        "| per case (bridge process, all threads) | {:.0} |",
+        total / CASES as f64
+    );
+    println!("\nprofile: callgrind_annotate {dump}\n");
+}
+
+fn callgrind_control(args: &[&str]) {
+    // valgrind names its control pipe after `HOST`, which the bridge has as its own setting.
+    let ok = std::process::Command::new("callgrind_control")
+        .env("HOST", "127.0.0.1")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "callgrind_control {args:?}");
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets without --bench: do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    if std::env::var("BENCH_CALLGRIND").is_ok() {
+        let out = std::env::temp_dir().join(format!("tb-callgrind-{}", std::process::id()));
+        let out = out.display().to_string();
+        std::env::set_var("BENCH_CALLGRIND", &out);
+        std::env::set_var(
+            "BENCH_WRAP",
+            format!("valgrind --tool=callgrind --callgrind-out-file={out}.%p"),
+        );
+        rt.block_on(instructions());
+        return;
+    }
     rt.block_on(async {
         throughput().await;
         latency().await;

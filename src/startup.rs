@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::bridge::assignment::AssignmentRules;
 use crate::bridge::conversation::ConversationRules;
-use crate::bridge::{Bridge, Greeting};
+use crate::bridge::{Bridge, CaseWaiters, Greeting};
 use crate::config::{ClientAuth, Config};
 use crate::http::{self, AgentApi, AppState, ClientAuthCheck, ImCallbackAuth};
 use crate::im::ImClient;
@@ -93,6 +93,7 @@ impl Components {
                 account_updates_per_min: config.conversation.account_updates_per_min,
                 command_prefix: config.conversation.command_prefix.clone(),
             },
+            case_waiters: CaseWaiters::default(),
         });
         let jobs = Jobs::new(store.clone(), bridge.clone(), config.job_lease);
         Ok(Self {

@@ -83,6 +83,8 @@ impl Bridge {
             .expect("free port");
         let dir = std::env::temp_dir().join(format!("tb-bench-{:x}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).expect("bench dir");
+        // `BENCH_WRAP="valgrind --tool=callgrind …"`: the binary runs under that command.
+        let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
         let mut env: HashMap<&str, String> = HashMap::from([
             ("HOST", "127.0.0.1".into()),
             ("PORT", port.to_string()),
@@ -102,7 +104,10 @@ impl Bridge {
         for (k, v) in extra {
             env.insert(k, (*v).to_owned());
         }
-        let child = Command::new(env!("CARGO_BIN_EXE_ticket-bridge"))
+        let mut argv: Vec<&str> = wrap.split_whitespace().collect();
+        argv.push(env!("CARGO_BIN_EXE_ticket-bridge"));
+        let child = Command::new(argv[0])
+            .args(&argv[1..])
             .arg("serve")
             .env_clear()
             .envs(&env)

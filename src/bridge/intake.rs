@@ -113,46 +113,43 @@ async fn resume(jobs: &Jobs, case: &CaseRecord, until: Instant) -> Result<Answer
 
 /// Runs a claimed job in its own task, so that it goes on when the request stops waiting, and
 /// answers as soon as the client can open the chat: the ticket and the group with the customer
-/// exist (the greeting follows in the same job, moments later).
+/// exist (the greeting follows in the same job, moments later). The job says so itself
+/// ([`crate::bridge::CaseWaiters`]).
 async fn run(
     jobs: &Jobs,
     case_id: &str,
     job: crate::store::Job,
     until: Instant,
 ) -> Result<Answer, IntakeError> {
+    // Waiting before the job starts, so its signal cannot come too early.
+    let mut waiting = jobs.bridge().case_waiters.wait(case_id);
     let runner = jobs.clone();
     let mut task = tokio::spawn(async move { runner.execute(&job).await });
-    let changes = jobs.store().changes();
-    loop {
-        // Subscribed before the state is read, so a change in between is not missed.
-        let changed = changes.notified();
-        tokio::select! {
-            finished = &mut task => return match finished {
-                Ok(outcome) => match outcome? {
-                    Outcome::Failed(e) => Ok(Answer::Failed(e)),
-                    Outcome::Retrying(e) => answer_from_state(jobs, case_id, Some(e)).await,
-                    Outcome::Done(Some(done)) => Ok(Answer::Done {
-                        ticket: done.ticket,
-                        reused: done.reused,
-                    }),
-                    Outcome::Done(None) | Outcome::Deferred(_) | Outcome::LeaseLost => {
-                        answer_from_state(jobs, case_id, None).await
-                    }
-                },
-                Err(join) => Err(IntakeError::Store(StoreError::Corrupt {
-                    what: "job task",
-                    detail: join.to_string(),
-                })),
-            },
-            () = changed => {
-                if let answer @ Answer::Done { .. } = answer_from_state(jobs, case_id, None).await? {
-                    return Ok(answer);
+    tokio::select! {
+        Ok(done) = &mut waiting.ready => Ok(Answer::Done {
+            ticket: done.ticket,
+            reused: done.reused,
+        }),
+        finished = &mut task => match finished {
+            Ok(outcome) => match outcome? {
+                Outcome::Failed(e) => Ok(Answer::Failed(e)),
+                Outcome::Retrying(e) => answer_from_state(jobs, case_id, Some(e)).await,
+                Outcome::Done(Some(done)) => Ok(Answer::Done {
+                    ticket: done.ticket,
+                    reused: done.reused,
+                }),
+                Outcome::Done(None) | Outcome::Deferred(_) | Outcome::LeaseLost => {
+                    answer_from_state(jobs, case_id, None).await
                 }
-            }
-            () = tokio::time::sleep_until(until) => {
-                tracing::info!("deadline reached; the case goes on in the background");
-                return answer_from_state(jobs, case_id, None).await;
-            }
+            },
+            Err(join) => Err(IntakeError::Store(StoreError::Corrupt {
+                what: "job task",
+                detail: join.to_string(),
+            })),
+        },
+        () = tokio::time::sleep_until(until) => {
+            tracing::info!("deadline reached; the case goes on in the background");
+            answer_from_state(jobs, case_id, None).await
         }
     }
 }

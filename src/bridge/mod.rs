@@ -4,8 +4,10 @@ pub mod assignment;
 pub mod conversation;
 pub mod intake;
 pub(crate) mod open_case;
+mod ready;
 
 pub use open_case::{case_marker, CaseDone, NewCase};
+pub use ready::{CaseWaiters, Waiting};
 
 use crate::config::GreetingVia;
 use crate::ids::TicketId;
@@ -82,4 +84,6 @@ pub struct Bridge {
     pub greeting: Greeting,
     pub assignment: assignment::AssignmentRules,
     pub conversation: conversation::ConversationRules,
+    /// Requests of this process waiting for their case's chat to open.
+    pub case_waiters: CaseWaiters,
 }

@@ -100,11 +100,17 @@ impl Bridge {
             .ticket(ticket_id)
             .await?
             .ok_or_else(|| corrupt("ticket", format!("no record of ticket {ticket_id}")))?;
-        self.finish_ticket(&rec, imported).await?;
-        Ok(CaseDone {
+        let done = CaseDone {
             ticket: ticket_id,
             reused,
-        })
+        };
+        let attempt_marked = self.make_group(&rec, imported).await?;
+        // The client can open the chat now; the greeting follows.
+        self.case_waiters.ready(case_id, done);
+        if rec.greeted_at.is_none() {
+            self.greet(&rec, attempt_marked).await?;
+        }
+        Ok(done)
     }
 
     /// The ticket step: reuse the customer's open ticket when asked and there is one,
@@ -256,59 +262,65 @@ impl Bridge {
     }
 
     /// The IM steps of a recorded ticket that are not done yet: the group with the customer
-    /// in it, then the greeting. `imported`: the customer's account was just made sure of.
-    pub async fn finish_ticket(
-        &self,
-        rec: &TicketRecord,
-        imported: bool,
-    ) -> Result<(), BridgeError> {
-        let ticket = rec.ticket_id;
-        let im_err = |source| BridgeError::Im { ticket, source };
-        let group_id = GroupId::for_ticket(ticket);
-        if rec.group_created_at.is_none() {
-            // The customer normally exists already (logging in with the SDK creates the
-            // account); importing without a nickname makes sure, and leaves a profile alone.
-            if !imported {
-                self.im
-                    .account_import(&rec.user_id, None)
-                    .await
-                    .map_err(im_err)?;
-            }
-            let group = NewGroup {
-                group_id: group_id.to_string(),
-                name: group_name(&rec.subject),
-                group_type: "Public".into(),
-                apply_join_option: "FreeAccess".into(),
-                introduction: Some(introduction(ticket)),
-                members: vec![rec.user_id.clone()],
-            };
-            match self.im.create_group(&group).await {
-                Ok(_) => {}
-                Err(e) if e.code() == Some(GROUP_ID_IN_USE_BY_CALLER) => {
-                    self.ensure_member(rec, &group_id).await?
-                }
-                Err(e) if e.code() == Some(GROUP_ID_IN_USE) => {
-                    self.adopt_existing_group(rec, &group_id, e).await?
-                }
-                Err(e) => return Err(im_err(e)),
-            }
-            self.store.mark_group_created(ticket).await?;
-            tracing::info!(group_id = %group_id, "IM group created");
-            // An agent may have been assigned while the group was being made.
-            if self.store.has_ticket_events(ticket).await? {
-                self.store
-                    .request_run(&crate::jobs::sync_ticket_job(ticket, None))
-                    .await?;
-            }
-        }
+    /// in it, then the greeting.
+    async fn finish_ticket(&self, rec: &TicketRecord) -> Result<(), BridgeError> {
+        let attempt_marked = self.make_group(rec, false).await?;
         if rec.greeted_at.is_none() {
-            self.greet(rec, &group_id).await?;
+            self.greet(rec, attempt_marked).await?;
         }
         Ok(())
     }
 
-    async fn greet(&self, rec: &TicketRecord, group_id: &GroupId) -> Result<(), BridgeError> {
+    /// The group with the customer in it, unless it is made already. `imported`: the
+    /// customer's account was just made sure of. Returns whether it made the group now (and
+    /// so recorded the greeting's first attempt: it follows at once).
+    async fn make_group(&self, rec: &TicketRecord, imported: bool) -> Result<bool, BridgeError> {
         let ticket = rec.ticket_id;
+        let im_err = |source| BridgeError::Im { ticket, source };
+        let group_id = GroupId::for_ticket(ticket);
+        if rec.group_created_at.is_some() {
+            return Ok(false);
+        }
+        // The customer normally exists already (logging in with the SDK creates the
+        // account); importing without a nickname makes sure, and leaves a profile alone.
+        if !imported {
+            self.im
+                .account_import(&rec.user_id, None)
+                .await
+                .map_err(im_err)?;
+        }
+        let group = NewGroup {
+            group_id: group_id.to_string(),
+            name: group_name(&rec.subject),
+            group_type: "Public".into(),
+            apply_join_option: "FreeAccess".into(),
+            introduction: Some(introduction(ticket)),
+            members: vec![rec.user_id.clone()],
+        };
+        match self.im.create_group(&group).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(GROUP_ID_IN_USE_BY_CALLER) => {
+                self.ensure_member(rec, &group_id).await?
+            }
+            Err(e) if e.code() == Some(GROUP_ID_IN_USE) => {
+                self.adopt_existing_group(rec, &group_id, e).await?
+            }
+            Err(e) => return Err(im_err(e)),
+        }
+        // An agent may have been assigned while the group was being made.
+        if self.store.mark_group_created(ticket).await? {
+            self.store
+                .request_run(&crate::jobs::sync_ticket_job(ticket, None))
+                .await?;
+        }
+        tracing::info!(group_id = %group_id, "IM group created");
+        Ok(true)
+    }
+
+    /// Posts the greeting. `attempt_marked`: its first attempt is recorded already.
+    async fn greet(&self, rec: &TicketRecord, attempt_marked: bool) -> Result<(), BridgeError> {
+        let ticket = rec.ticket_id;
+        let group_id = &GroupId::for_ticket(ticket);
         let im_err = |source| BridgeError::Im { ticket, source };
         let random = greeting_random(ticket);
         let window_passed = rec
@@ -324,7 +336,9 @@ impl Bridge {
             self.store.mark_greeted(ticket).await?;
             return Ok(());
         }
-        self.store.mark_greet_attempt(ticket).await?;
+        if rec.greet_attempt_at.is_none() && !attempt_marked {
+            self.store.mark_greet_attempt(ticket).await?;
+        }
         let text = self
             .greeting
             .text
@@ -459,7 +473,7 @@ impl Bridge {
             if matches!(status.as_str(), "solved" | "closed" | "deleted") {
                 continue;
             }
-            self.finish_ticket(&rec, false).await?;
+            self.finish_ticket(&rec).await?;
             return Ok(Some(rec.ticket_id));
         }
         Ok(None)

@@ -19,7 +19,7 @@ pub struct InboundEvent {
 impl Store {
     /// Records the event and, in the same transaction, asks for `job` to run if the event's
     /// ticket is one of the bridge's (others' tickets cost no Zendesk call; a ticket recorded
-    /// later looks for its events itself: [`Store::has_ticket_events`]). Returns false (and
+    /// later looks for its events itself: [`Store::mark_group_created`]). Returns false (and
     /// changes nothing) when the event was recorded before.
     pub async fn record_inbound(&self, event: &InboundEvent, job: Option<&NewJob>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
@@ -50,17 +50,5 @@ impl Store {
         }
         tx.commit().await?;
         Ok(added)
-    }
-
-    /// Whether Zendesk reported an assignment or status change of `ticket`.
-    pub async fn has_ticket_events(&self, ticket: TicketId) -> Result<bool> {
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM inbound_events WHERE ticket_id = $1 AND event_type <> $2 LIMIT 1",
-        )
-        .bind(ticket.0 as i64)
-        .bind(crate::zendesk::webhook::COMMENT_ADDED.to_owned())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
     }
 }

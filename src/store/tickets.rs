@@ -91,11 +91,29 @@ impl Store {
         Ok(())
     }
 
-    /// The group exists with the customer in it (a request waiting on the case answers now).
-    pub async fn mark_group_created(&self, ticket: TicketId) -> Result<()> {
-        self.mark(ticket, "group_created_at").await?;
+    /// The group exists with the customer in it, and the greeting goes out next: its first
+    /// attempt counts from now (a bound on the safe side for IM's duplicate window). In the
+    /// same statement: whether Zendesk reported an assignment or status change of the ticket
+    /// while the group was being made (its sync waited for the group).
+    pub async fn mark_group_created(&self, ticket: TicketId) -> Result<bool> {
+        let now = now_ms();
+        let events: Option<i64> = sqlx::query_scalar(
+            "UPDATE tickets SET group_created_at = COALESCE(group_created_at, $1),
+                    greet_attempt_at = COALESCE(greet_attempt_at, $2), updated_at = $3
+             WHERE ticket_id = $4
+             RETURNING CAST(CASE WHEN EXISTS (SELECT 1 FROM inbound_events
+                 WHERE ticket_id = $5 AND event_type <> $6) THEN 1 ELSE 0 END AS BIGINT)",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(ticket.0 as i64)
+        .bind(ticket.0 as i64)
+        .bind(crate::zendesk::webhook::COMMENT_ADDED.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
         self.notify_changed();
-        Ok(())
+        Ok(events.unwrap_or(0) != 0)
     }
 
     /// Recorded before the greeting is sent, so a later retry knows whether IM's five-minute
