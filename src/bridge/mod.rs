@@ -82,4 +82,5 @@ pub struct Bridge {
     pub greeting: Greeting,
     pub assignment: assignment::AssignmentRules,
     pub conversation: conversation::ConversationRules,
+    pub metrics: crate::metrics::Metrics,
 }
