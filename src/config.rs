@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::ids::ImUserId;
 use crate::im::region::Region;
+use crate::retention::RetentionPolicy;
 use crate::secret::Secret;
 use crate::zendesk::ZendeskAuth;
 
@@ -109,6 +110,12 @@ pub struct Config {
     pub zaf_shared_secret: Option<Secret>,
     /// How long an agent's session token lasts.
     pub agent_session: Duration,
+    /// On SIGTERM, how long the process keeps serving while `/readyz` says it is draining,
+    /// before it stops accepting (time for a load balancer to take it out).
+    pub shutdown_drain: Duration,
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
+    pub retention: RetentionPolicy,
 }
 
 /// How the conversation crosses between the IM group and the ticket.
@@ -219,6 +226,13 @@ impl Config {
         let conversation = r.conversation();
         let zaf_shared_secret = r.get(&["ZAF_SHARED_SECRET"]).map(Secret::new);
         let agent_session = r.seconds("AGENT_SESSION_SECS", 900);
+        let shutdown_drain = Duration::from_secs(
+            r.parse::<u32>(&["SHUTDOWN_DRAIN_SECS"], "a whole number of seconds")
+                .unwrap_or(0)
+                .into(),
+        );
+        let metrics_token = r.get(&["METRICS_TOKEN"]).map(Secret::new);
+        let retention = r.retention();
 
         match (zendesk, im) {
             (Some(zendesk), Some(im)) if r.problems.is_empty() => Ok(Config {
@@ -239,6 +253,9 @@ impl Config {
                 conversation,
                 zaf_shared_secret,
                 agent_session,
+                shutdown_drain,
+                metrics_token,
+                retention,
             }),
             _ => Err(ConfigError {
                 problems: r.problems,
@@ -513,6 +530,29 @@ impl Reader<'_> {
         }
     }
 
+    fn retention(&mut self) -> RetentionPolicy {
+        let hours = |r: &mut Self, name: &str| {
+            Duration::from_secs(u64::from(r.positive(&[name], 168)) * 3600)
+        };
+        let idempotency_keys = hours(self, "IDEMPOTENCY_KEY_RETENTION_HOURS");
+        if idempotency_keys < Duration::from_secs(24 * 3600) {
+            self.problem(
+                "IDEMPOTENCY_KEY_RETENTION_HOURS must be at least 24 (keys are promised for a day)",
+            );
+        }
+        let batch = self.positive(&["RETENTION_BATCH"], 500);
+        if batch > 10_000 {
+            self.problem("RETENTION_BATCH must be at most 10000");
+        }
+        RetentionPolicy {
+            inbound: hours(self, "INBOUND_RETENTION_HOURS"),
+            done_jobs: hours(self, "JOB_RETENTION_HOURS"),
+            idempotency_keys,
+            interval: self.seconds("RETENTION_INTERVAL_SECS", 3600),
+            batch,
+        }
+    }
+
     fn url(&mut self, name: &str, url: String) -> Option<String> {
         if url.starts_with("https://") || url.starts_with("http://") {
             Some(url.trim_end_matches('/').to_owned())
@@ -603,6 +643,39 @@ mod tests {
         assert_eq!(c.conversation.account_updates_per_min, 80);
         assert_eq!(c.conversation.command_prefix, "/");
         assert_eq!(c.conversation.sweep_interval, Duration::from_secs(60));
+        assert_eq!(c.shutdown_drain, Duration::ZERO);
+        assert!(c.metrics_token.is_none());
+        let week = Duration::from_secs(7 * 24 * 3600);
+        assert_eq!(
+            c.retention,
+            RetentionPolicy {
+                inbound: week,
+                done_jobs: week,
+                idempotency_keys: week,
+                interval: Duration::from_secs(3600),
+                batch: 500,
+            }
+        );
+    }
+
+    #[test]
+    fn retention_keeps_keys_a_day_and_batches_bounded() {
+        let mut vars = MINIMAL.to_vec();
+        vars.extend([
+            ("IDEMPOTENCY_KEY_RETENTION_HOURS", "23"),
+            ("RETENTION_BATCH", "10001"),
+            ("INBOUND_RETENTION_HOURS", "0"),
+            ("SHUTDOWN_DRAIN_SECS", "soon"),
+        ]);
+        let err = load(&vars).unwrap_err().to_string();
+        for name in [
+            "IDEMPOTENCY_KEY_RETENTION_HOURS",
+            "RETENTION_BATCH",
+            "INBOUND_RETENTION_HOURS",
+            "SHUTDOWN_DRAIN_SECS",
+        ] {
+            assert!(err.contains(name), "{name} not reported: {err}");
+        }
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub const SYNC_TICKET: &str = "sync_ticket";
 pub const MIRROR_CHAT: &str = "mirror_chat";
 /// The job that mirrors a ticket's new public comments to the chat (one per ticket).
 pub const MIRROR_COMMENTS: &str = "mirror_comments";
+/// Every kind of job, for the queue's metrics.
+pub const KINDS: [&str; 4] = [OPEN_CASE, SYNC_TICKET, MIRROR_CHAT, MIRROR_COMMENTS];
 /// After this many tries a retryable failure is given up too.
 pub const MAX_ATTEMPTS: i64 = 25;
 const BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -320,6 +322,7 @@ impl Jobs {
             Err(e) => {
                 tracing::error!(error = %e, ticket_id = ?ticket_of(&e), attempts = job.attempts,
                     "job failed for good; see `ticket-bridge jobs`");
+                self.bridge.metrics.job_failed_for_good(&job.kind);
                 (
                     self.store.fail_job(&job.id, token, &e.to_string()).await?,
                     Outcome::Failed(e),

@@ -19,6 +19,16 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `presented` is the secret, compared in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        constant_time_eq(self.0.as_bytes(), presented.as_bytes())
+    }
+}
+
+/// Equality whose time depends on the lengths only, not on where the bytes differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl fmt::Debug for Secret {
@@ -49,5 +59,14 @@ mod tests {
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{s}").contains("hunter2"));
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn matches_only_the_same_value() {
+        let s = Secret::new("hunter2");
+        assert!(s.matches("hunter2"));
+        assert!(!s.matches("hunter3"));
+        assert!(!s.matches("hunter"));
+        assert!(!s.matches(""));
     }
 }

@@ -11,9 +11,11 @@ use crate::bridge::assignment::AssignmentRules;
 use crate::bridge::conversation::ConversationRules;
 use crate::bridge::{Bridge, CaseWaiters, Greeting};
 use crate::config::{ClientAuth, Config};
-use crate::http::{self, AgentApi, AppState, ClientAuthCheck, ImCallbackAuth};
+use crate::http::{self, AgentApi, AppState, ClientAuthCheck, Draining, ImCallbackAuth};
 use crate::im::ImClient;
 use crate::jobs::Jobs;
+use crate::metrics::Metrics;
+use crate::retention::{self, RetentionPolicy};
 use crate::store::{Store, StoreError};
 use crate::usersig::{AdminSig, UserSigner};
 use crate::zendesk::ZendeskClient;
@@ -40,12 +42,15 @@ pub struct Components {
     pub store: Store,
     pub bridge: Arc<Bridge>,
     pub jobs: Jobs,
+    /// What `/metrics` reports; the clients and the bridge count into it.
+    pub metrics: Metrics,
 }
 
 impl Components {
     /// Connects and migrates the store and builds the clients.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let store = Store::connect(config.database_url.expose()).await?;
+        let metrics = Metrics::new();
         if plaintext_remote(&config.im.base_url) {
             tracing::warn!(im = %config.im.base_url, "IM_BASE_URL is plain http to another host: the admin UserSig travels unencrypted");
         }
@@ -63,14 +68,16 @@ impl Components {
             AdminSig::new(signer, config.im.admin_userid.as_str(), ADMIN_SIG_VALIDITY),
             config.im.timeout,
         )
-        .with_rate_limit(config.im.rate_limit_per_sec);
+        .with_rate_limit(config.im.rate_limit_per_sec)
+        .with_metrics(metrics.clone());
         let zendesk = ZendeskClient::new(
             http,
             config.zendesk.base_url.clone(),
             config.zendesk.auth.clone(),
             config.zendesk.timeout,
         )
-        .with_rate_limit(config.zendesk.rate_limit_rpm);
+        .with_rate_limit(config.zendesk.rate_limit_rpm)
+        .with_metrics(metrics.clone());
         let bridge = Arc::new(Bridge {
             zendesk,
             im,
@@ -94,12 +101,14 @@ impl Components {
                 command_prefix: config.conversation.command_prefix.clone(),
             },
             case_waiters: CaseWaiters::default(),
+            metrics: metrics.clone(),
         });
         let jobs = Jobs::new(store.clone(), bridge.clone(), config.job_lease);
         Ok(Self {
             store,
             bridge,
             jobs,
+            metrics,
         })
     }
 }
@@ -113,6 +122,9 @@ pub struct Application {
     job_workers: usize,
     shutdown_grace: Duration,
     sweep_interval: Duration,
+    shutdown_drain: Duration,
+    draining: Draining,
+    retention: RetentionPolicy,
 }
 
 impl Application {
@@ -130,9 +142,13 @@ impl Application {
                 ClientAuthCheck::Open
             }
         };
+        let draining = Draining::default();
         let router = http::router(
             AppState {
                 jobs: parts.jobs.clone(),
+                metrics: parts.metrics.clone(),
+                metrics_token: config.metrics_token.clone(),
+                draining: draining.clone(),
                 auth,
                 deadline: config.request_deadline,
                 webhook_secret: config.assignment.webhook_secret.clone(),
@@ -180,6 +196,9 @@ impl Application {
             job_workers: config.job_workers,
             shutdown_grace: config.shutdown_grace,
             sweep_interval: config.conversation.sweep_interval,
+            shutdown_drain: config.shutdown_drain,
+            draining,
+            retention: config.retention.clone(),
         })
     }
 
@@ -187,9 +206,10 @@ impl Application {
         self.port
     }
 
-    /// Serves and runs the job workers until `shutdown` resolves; then stops accepting,
-    /// finishes the requests in flight, gives running jobs `SHUTDOWN_GRACE_SECS` and hands back
-    /// whatever is unfinished for the next start.
+    /// Serves and runs the job workers (and the retention task) until `shutdown` resolves;
+    /// then drains (`/readyz` answers 503 while the process goes on serving for
+    /// `SHUTDOWN_DRAIN_SECS`), stops accepting, finishes the requests in flight, gives running
+    /// jobs `SHUTDOWN_GRACE_SECS` and hands back whatever is unfinished for the next start.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -200,16 +220,34 @@ impl Application {
                 .clone()
                 .sweep(self.sweep_interval, stopped.clone()),
         );
+        let pruning = tokio::spawn(retention::run(
+            self.jobs.store().clone(),
+            self.retention.clone(),
+            stopped.clone(),
+        ));
         let workers = tokio::spawn(self.jobs.clone().run_workers(
             self.job_workers,
             stopped,
             self.shutdown_grace,
         ));
+        let (draining, drain) = (self.draining.clone(), self.shutdown_drain);
+        let drained = async move {
+            shutdown.await;
+            draining.start();
+            if !drain.is_zero() {
+                tracing::info!(
+                    drain_secs = drain.as_secs(),
+                    "draining: /readyz answers 503; still serving"
+                );
+                tokio::time::sleep(drain).await;
+            }
+        };
         let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(drained)
             .await;
         let _ = stop.send(true);
         sweep.abort();
+        pruning.abort();
         if let Err(e) = workers.await {
             tracing::error!(error = %e, "job workers stopped abnormally");
         }

@@ -1,9 +1,12 @@
 //! Helpers both upstream clients share.
 
 use std::error::Error as _;
+use std::future::Future;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::metrics::{Metrics, Service};
 
 /// A `Retry-After` longer than this is taken as this (a broken header must not park the
 /// bridge for days, nor overflow a deadline).
@@ -36,6 +39,24 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return None;
     }
     Some(Duration::try_from_secs_f64(secs).map_or(MAX_RETRY_AFTER, |d| d.min(MAX_RETRY_AFTER)))
+}
+
+/// Runs one HTTP request to an upstream and reports it to `metrics` (when the client has
+/// them): its endpoint, how it ended (`ok` or the error's class) and how long it took.
+pub(crate) async fn observed<T, E>(
+    metrics: Option<&Metrics>,
+    service: Service,
+    endpoint: &str,
+    class: impl Fn(&E) -> &'static str,
+    request: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = tokio::time::Instant::now();
+    let result = request.await;
+    if let Some(m) = metrics {
+        let outcome = result.as_ref().map_or_else(&class, |_| "ok");
+        m.upstream_call(service, endpoint, outcome, started.elapsed());
+    }
+    result
 }
 
 #[cfg(test)]

@@ -153,7 +153,15 @@ impl Bridge {
             }
         }
         match (current, joined) {
-            (Some(agent), Some(name)) => self.store.agent_joined(ticket, agent, &name).await?,
+            (Some(agent), Some(name)) => {
+                self.store.agent_joined(ticket, agent, &name).await?;
+                if rec.joins == 0 {
+                    // The ticket's record is made with its case: this is the customer's wait.
+                    let waited = crate::store::now_ms().saturating_sub(rec.created_at).max(0);
+                    self.metrics
+                        .agent_joined(std::time::Duration::from_millis(waited as u64));
+                }
+            }
             _ => self.store.agent_left(ticket).await?,
         }
         Ok(())

@@ -86,4 +86,5 @@ pub struct Bridge {
     pub conversation: conversation::ConversationRules,
     /// Requests of this process waiting for their case's chat to open.
     pub case_waiters: CaseWaiters,
+    pub metrics: crate::metrics::Metrics,
 }

@@ -17,6 +17,7 @@ use serde_json::json;
 use super::AppState;
 use crate::ids::GroupId;
 use crate::im::callback::{self, CallbackQuery, AFTER_SEND_MSG};
+use crate::metrics::Inbound;
 use crate::store::now_ms;
 
 pub async fn im_callback(
@@ -24,25 +25,35 @@ pub async fn im_callback(
     query: Result<Query<CallbackQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let (counted, answer) = handle(&app, query, body).await;
+    app.metrics.inbound("im_callback", counted);
+    answer
+}
+
+async fn handle(
+    app: &AppState,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> (Inbound, Response) {
     // A query that does not parse is one without the parameters: refused below.
     let query = query.map(|q| q.0).unwrap_or_default();
     let Some(token) = app.im_callback.token.as_ref() else {
-        return refuse(
+        return refused(
             StatusCode::UNAUTHORIZED,
             "callbacks are refused: IM_CALLBACK_TOKEN is not set",
         );
     };
     if let Err(e) = callback::verify(token, app.im_callback.sdkappid, &query, now_ms() / 1000) {
         tracing::warn!(error = %e, "IM callback refused");
-        return refuse(StatusCode::UNAUTHORIZED, &format!("callback refused: {e}"));
+        return refused(StatusCode::UNAUTHORIZED, &format!("callback refused: {e}"));
     }
     let body = match body {
         Ok(b) => b,
         Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
+            return refused(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
         }
         Err(r) => {
-            return refuse(
+            return refused(
                 StatusCode::BAD_REQUEST,
                 &format!("could not read the body: {r}"),
             )
@@ -51,23 +62,23 @@ pub async fn im_callback(
     let command = query.command.as_deref().unwrap_or_default();
     if command != AFTER_SEND_MSG {
         tracing::debug!(command, "IM callback ignored");
-        return ok();
+        return (Inbound::Ignored, ok());
     }
     let msg = match callback::parse_after_send_msg(&body) {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "IM callback body refused");
-            return refuse(StatusCode::BAD_REQUEST, &e.to_string());
+            return refused(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
     let Some(ticket) = GroupId::ticket_of(&msg.group_id) else {
-        return ok();
+        return (Inbound::Ignored, ok());
     };
     let store = app.jobs.store();
     let rec = match store.ticket(ticket).await {
         Ok(Some(rec)) => rec,
-        Ok(None) => return ok(),
-        Err(e) => return internal(e),
+        Ok(None) => return (Inbound::Ignored, ok()),
+        Err(e) => return (Inbound::Error, internal(e)),
     };
     let seq = msg.seq;
     match app
@@ -86,10 +97,20 @@ pub async fn im_callback(
                 duplicate = !added,
                 "chat message recorded"
             );
-            ok()
+            let counted = if added {
+                Inbound::Accepted
+            } else {
+                Inbound::Duplicate
+            };
+            (counted, ok())
         }
-        Err(e) => internal(e),
+        Err(e) => (Inbound::Error, internal(e)),
     }
+}
+
+/// A refused callback, counted as such.
+fn refused(status: StatusCode, info: &str) -> (Inbound, Response) {
+    (Inbound::Refused, refuse(status, info))
 }
 
 fn ok() -> Response {

@@ -6,6 +6,7 @@ pub mod case_request;
 mod create_ticket;
 pub mod error;
 mod im_callback;
+mod operations;
 mod request_id;
 mod zendesk_webhook;
 
@@ -24,9 +25,11 @@ pub use agent::AgentApi;
 pub use auth::ClientAuthCheck;
 use error::ApiError;
 pub use im_callback::ImCallbackAuth;
+pub use operations::Draining;
 
 use crate::config::CorsOrigins;
 use crate::jobs::Jobs;
+use crate::metrics::Metrics;
 use crate::secret::Secret;
 
 /// Largest request body accepted (413 above it).
@@ -36,6 +39,11 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub jobs: Jobs,
+    pub metrics: Metrics,
+    /// `None` = `/metrics` is open.
+    pub metrics_token: Option<Secret>,
+    /// Set on SIGTERM: `/readyz` answers 503 from then on.
+    pub draining: Draining,
     pub auth: ClientAuthCheck,
     /// How long a request works on a case before answering and finishing it in the background.
     pub deadline: Duration,
@@ -63,9 +71,15 @@ pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
         .route("/agent/tickets/{id}/take", post(agent::take))
         .route("/agent/tickets/{id}/events", get(agent::events))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(operations::readyz))
+        .route("/metrics", get(operations::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            operations::count_requests,
+        ))
         .with_state(state);
     let router = match cors_layer(cors) {
         Some(layer) => router.layer(layer),

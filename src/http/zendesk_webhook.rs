@@ -15,12 +15,32 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::{AppState, MAX_BODY_BYTES};
 use crate::jobs::{mirror_comments_job, sync_ticket_job};
+use crate::metrics::Inbound;
 use crate::store::{now_ms, InboundEvent};
 use crate::zendesk::webhook::{self, WebhookError, WebhookEvent};
 
 pub async fn zendesk_webhook(
     State(app): State<AppState>,
     headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let answer = handle(&app, &headers, body).await;
+    let counted = match &answer {
+        Ok(Json(body)) => match body["status"].as_str() {
+            Some("accepted") => Inbound::Accepted,
+            Some("duplicate") => Inbound::Duplicate,
+            _ => Inbound::Ignored,
+        },
+        Err(ApiError::Internal) => Inbound::Error,
+        Err(_) => Inbound::Refused,
+    };
+    app.metrics.inbound("zendesk_webhook", counted);
+    answer
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let secret = app.webhook_secret.as_ref().ok_or_else(|| {

@@ -88,7 +88,7 @@ pub fn verify(
         return Err(CallbackError::Stale(now - at));
     }
     let expected = sign(token.expose(), time);
-    if constant_time_eq(
+    if crate::secret::constant_time_eq(
         expected.as_bytes(),
         signed.trim().to_ascii_lowercase().as_bytes(),
     ) {
@@ -96,10 +96,6 @@ pub fn verify(
     } else {
         Err(CallbackError::BadSign)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A group message IM reports as sent (`Group.CallbackAfterSendMsg`, §5.5).

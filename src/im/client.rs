@@ -14,8 +14,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::types::*;
+use crate::metrics::{Metrics, Service};
 use crate::ratelimit::KeyedPacer;
-use crate::upstream::transport_detail;
+use crate::upstream::{observed, transport_detail};
 use crate::usersig::AdminSig;
 
 /// Codes whose descriptions say "retry" (internal errors, timeouts, frequency limits),
@@ -80,6 +81,19 @@ impl ImError {
         }
     }
 
+    /// The error's class, as the `outcome` of the call in the metrics.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ImError::Api { .. } => "api_error",
+            ImError::Http { .. } => "http_error",
+            ImError::Timeout { .. } => "timeout",
+            ImError::RateLimited { .. } => "rate_limited",
+            ImError::Transport { .. } => "transport",
+            ImError::NotAdded { .. } => "not_added",
+            ImError::Decode { .. } => "decode",
+        }
+    }
+
     /// IM's error code, for API-level failures.
     pub fn code(&self) -> Option<i64> {
         match self {
@@ -110,6 +124,7 @@ pub struct ImClient {
     admin: AdminSig,
     timeout: Duration,
     pacers: Option<KeyedPacer>,
+    metrics: Option<Metrics>,
 }
 
 impl std::fmt::Debug for ImClient {
@@ -138,7 +153,14 @@ impl ImClient {
             admin,
             timeout,
             pacers: None,
+            metrics: None,
         }
+    }
+
+    /// Reports every request sent to `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Keeps each REST command under `per_second` calls a second (IM limits most commands
@@ -321,6 +343,22 @@ impl ImClient {
                     retry_after,
                 })?;
         }
+        observed(
+            self.metrics.as_ref(),
+            Service::Im,
+            command,
+            ImError::class,
+            self.send(command, body),
+        )
+        .await
+    }
+
+    /// Sends one request as the admin and reads IM's envelope.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        command: &'static str,
+        body: &impl Serialize,
+    ) -> Result<T> {
         let sdkappid = self.sdkappid.to_string();
         let random = rand::random::<u32>().to_string();
         let usersig = self.admin.get();

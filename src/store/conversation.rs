@@ -413,8 +413,9 @@ impl Store {
         Ok(())
     }
 
-    /// The batch's comment exists: the batch and its messages are done.
-    pub async fn batch_sent(&self, id: &str, comment_id: Option<u64>) -> Result<()> {
+    /// The batch's comment exists: the batch and its messages are done. Returns how many
+    /// messages (chat lines) it carried.
+    pub async fn batch_sent(&self, id: &str, comment_id: Option<u64>) -> Result<u64> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -427,13 +428,15 @@ impl Store {
         .bind(id.to_owned())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE messages SET state = 'done', sent_at = $1 WHERE batch_id = $2")
-            .bind(now)
-            .bind(id.to_owned())
-            .execute(&mut *tx)
-            .await?;
+        let lines =
+            sqlx::query("UPDATE messages SET state = 'done', sent_at = $1 WHERE batch_id = $2")
+                .bind(now)
+                .bind(id.to_owned())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(lines)
     }
 
     /// Whether the comment is one the bridge added (a batch of chat lines).

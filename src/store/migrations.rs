@@ -200,3 +200,8 @@ pub(super) async fn run(pool: &AnyPool) -> Result<()> {
     }
     Ok(())
 }
+
+/// The newest version this build knows.
+pub(super) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}

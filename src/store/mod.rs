@@ -12,6 +12,8 @@ mod conversation;
 mod inbound;
 mod jobs;
 mod migrations;
+mod ops;
+mod retention;
 mod tickets;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,6 +28,7 @@ pub use conversation::{
 pub use inbound::InboundEvent;
 pub(crate) use jobs::new_id;
 pub use jobs::{Job, JobStatus, NewJob};
+pub use ops::JobQueueStats;
 pub use tickets::{NewTicketRecord, TicketRecord};
 
 #[derive(Debug, thiserror::Error)]

@@ -16,9 +16,10 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::types::*;
+use crate::metrics::{Metrics, Service};
 use crate::ratelimit::Pacer;
 use crate::secret::Secret;
-use crate::upstream::{retry_after, transport_detail};
+use crate::upstream::{observed, retry_after, transport_detail};
 
 /// How the bridge authenticates to Zendesk.
 #[derive(Debug, Clone)]
@@ -70,6 +71,23 @@ impl ZendeskError {
         )
     }
 
+    /// The error's class, as the `outcome` of the call in the metrics.
+    pub fn class(&self) -> &'static str {
+        match self {
+            ZendeskError::Unauthorized => "unauthorized",
+            ZendeskError::Forbidden(_) => "forbidden",
+            ZendeskError::NotFound => "not_found",
+            ZendeskError::Rejected { .. } => "rejected",
+            ZendeskError::IdempotencyConflict => "idempotency_conflict",
+            ZendeskError::RateLimited { .. } => "rate_limited",
+            ZendeskError::Unavailable { .. } => "unavailable",
+            ZendeskError::Timeout => "timeout",
+            ZendeskError::Unreachable(_) => "unreachable",
+            ZendeskError::Transport(_) => "transport",
+            ZendeskError::Decode(_) => "decode",
+        }
+    }
+
     /// Retrying is safe even when the request is not idempotent: Zendesk never processed it.
     fn was_not_processed(&self) -> bool {
         matches!(
@@ -94,6 +112,7 @@ pub struct ZendeskClient {
     auth: ZendeskAuth,
     timeout: Duration,
     pacer: Option<std::sync::Arc<Pacer>>,
+    metrics: Option<Metrics>,
 }
 
 impl ZendeskClient {
@@ -111,7 +130,14 @@ impl ZendeskClient {
             auth,
             timeout,
             pacer: None,
+            metrics: None,
         }
+    }
+
+    /// Reports every request sent to `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Paces calls to the plan's `per_minute` budget, so bursts wait here instead of being
@@ -358,6 +384,7 @@ impl ZendeskClient {
         repeatable: bool,
     ) -> Result<T> {
         let deadline = Instant::now() + self.timeout;
+        let endpoint = format!("{method} {}", path_template(path));
         let mut attempt: u32 = 0;
         loop {
             if let Some(pacer) = &self.pacer {
@@ -381,7 +408,14 @@ impl ZendeskClient {
             if let Some(key) = idempotency_key {
                 req = req.header("Idempotency-Key", key);
             }
-            let err = match self.attempt(req).await {
+            let sent = observed(
+                self.metrics.as_ref(),
+                Service::Zendesk,
+                &endpoint,
+                ZendeskError::class,
+                self.attempt(req),
+            );
+            let err = match sent.await {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
@@ -453,6 +487,21 @@ impl ZendeskClient {
     }
 }
 
+/// A request path as a metrics label: ids (segments with a digit, but the API version) become
+/// `{id}`, so `/api/v2/tickets/42/comments` is `/api/v2/tickets/{id}/comments`.
+fn path_template(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if seg != "v2" && seg.bytes().any(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Follows what Zendesk says of its limits: `X-Rate-Limit` (the plan's requests per minute)
 /// lowers the budget if it was set too high; `ratelimit-remaining: 0` with `ratelimit-reset`
 /// pauses until the window resets.
@@ -494,6 +543,25 @@ fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_in_paths_become_placeholders_for_the_metrics() {
+        for (path, want) in [
+            ("/api/v2/tickets", "/api/v2/tickets"),
+            ("/api/v2/tickets/42", "/api/v2/tickets/{id}"),
+            (
+                "/api/v2/tickets/42/comments",
+                "/api/v2/tickets/{id}/comments",
+            ),
+            ("/api/v2/users/search", "/api/v2/users/search"),
+            (
+                "/api/v2/webhooks/01GZ8X/signing_secret",
+                "/api/v2/webhooks/{id}/signing_secret",
+            ),
+        ] {
+            assert_eq!(path_template(path), want, "{path}");
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -72,6 +72,23 @@ impl PgDb {
     }
 }
 
+impl PgDb {
+    /// Drops the database now, under the app's feet (its connections are closed).
+    pub async fn drop_now(&self) {
+        drop_database(&self.admin_url, &self.name)
+            .await
+            .expect("database dropped");
+    }
+}
+
+async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .map(drop)
+}
+
 impl Drop for PgDb {
     fn drop(&mut self) {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
@@ -80,15 +97,8 @@ impl Drop for PgDb {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(async {
-                let mut conn =
-                    <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .map(drop)
-            })
-            .map_err(std::io::Error::other)
+            rt.block_on(drop_database(&admin_url, &name))
+                .map_err(std::io::Error::other)
         })
         .join();
     }
@@ -660,6 +670,48 @@ pub fn bridge_process(env: &HashMap<String, String>, db: &TempDb) -> std::proces
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     cmd
+}
+
+/// The real binary serving on a free port with the emulators' settings and `extra`, once it
+/// answers; (the process, its port, its environment).
+pub async fn serve_binary(
+    up: &Upstreams,
+    db: &TempDb,
+    extra: &[(&str, &str)],
+) -> (KillOnDrop, u16, HashMap<String, String>) {
+    let port = free_port();
+    let mut env = up.env(db);
+    env.insert("PORT".into(), port.to_string());
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let process = KillOnDrop(bridge_process(&env, db).spawn().expect("binary starts"));
+    wait_ready(port).await;
+    (process, port, env)
+}
+
+/// Sends SIGTERM to the binary.
+pub fn sigterm(process: &KillOnDrop) {
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &process.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success());
+}
+
+/// Waits for the binary to exit; asserts it exited cleanly and no longer accepts on `port`.
+pub async fn assert_clean_exit(mut process: KillOnDrop, port: u16) {
+    let stopped = tokio::task::spawn_blocking(move || process.0.wait())
+        .await
+        .expect("waited")
+        .expect("exit status");
+    assert!(stopped.success(), "clean exit: {stopped:?}");
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
 }
 
 /// Waits until the bridge on `port` answers `/healthz`.

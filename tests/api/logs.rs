@@ -17,6 +17,7 @@ use crate::helpers::{
 const WEBHOOK_SECRET: &str = "test-webhook-signing-secret-4f1c2a";
 const CALLBACK_TOKEN: &str = "test-im-callback-token-77e1d9";
 const ZAF_SECRET: &str = "test-zaf-shared-secret-c20ad4d76fe9";
+const METRICS_TOKEN: &str = "test-metrics-token-a87ff679a2f3";
 
 #[tokio::test]
 async fn no_secret_ever_reaches_the_logs() {
@@ -38,6 +39,7 @@ async fn no_secret_ever_reaches_the_logs() {
             .env("ZENDESK_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("IM_CALLBACK_TOKEN", CALLBACK_TOKEN)
             .env("ZAF_SHARED_SECRET", ZAF_SECRET)
+            .env("METRICS_TOKEN", METRICS_TOKEN)
             .env("RUST_LOG", "trace")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -198,6 +200,17 @@ async fn no_secret_ever_reaches_the_logs() {
         .unwrap();
     assert_eq!(unreachable.status(), 202);
 
+    // /metrics, with the bearer token and with a wrong one.
+    for (token, want) in [(METRICS_TOKEN, 200), ("test-metrics-token-wrong", 401)] {
+        let resp = http
+            .get(format!("{base}/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), want);
+    }
+
     drop(child); // killed and reaped: its pipes close and the readers end
     logs.extend(rx.iter());
     let text = logs.join("\n");
@@ -233,6 +246,7 @@ async fn no_secret_ever_reaches_the_logs() {
         ("webhook secret", WEBHOOK_SECRET),
         ("IM callback token", CALLBACK_TOKEN),
         ("ZAF shared secret", ZAF_SECRET),
+        ("metrics token", METRICS_TOKEN),
         ("proxy JWT", jwt.as_str()),
         ("forged JWT", forged.as_str()),
         ("agent session token", session_token.as_str()),

@@ -9,23 +9,25 @@ use ticket_bridge::secret::Secret;
 use ticket_bridge::usersig::UserSigner;
 
 use crate::helpers::{
-    bridge_process, case, free_port, wait_ready, wait_until, KillOnDrop, TempDb, Upstreams, IM_KEY,
-    SDKAPPID,
+    assert_clean_exit, bridge_process, case, serve_binary, sigterm, wait_until, KillOnDrop, TempDb,
+    Upstreams, IM_KEY, SDKAPPID,
 };
 
 #[tokio::test]
 async fn sigterm_hands_unfinished_jobs_to_the_next_start() {
     let up = Upstreams::start().await;
     let db = TempDb::new();
-    let port = free_port();
-    let mut env = up.env(&db);
-    env.insert("PORT".into(), port.to_string());
-    env.insert("REQUEST_DEADLINE_SECS".into(), "1".into());
-    // Without the hand-back, the next start would wait this long for the job.
-    env.insert("JOB_LEASE_SECS".into(), "60".into());
-    env.insert("SHUTDOWN_GRACE_SECS".into(), "1".into());
-    let mut bridge = KillOnDrop(bridge_process(&env, &db).spawn().unwrap());
-    wait_ready(port).await;
+    let (bridge, port, env) = serve_binary(
+        &up,
+        &db,
+        &[
+            ("REQUEST_DEADLINE_SECS", "1"),
+            // Without the hand-back, the next start would wait this long for the job.
+            ("JOB_LEASE_SECS", "60"),
+            ("SHUTDOWN_GRACE_SECS", "1"),
+        ],
+    )
+    .await;
     // IM hangs on the group: the case's job is still running when the stop comes.
     up.im.faults().inject(FaultRule::always(
         "create_group",
@@ -43,22 +45,8 @@ async fn sigterm_hands_unfinished_jobs_to_the_next_start() {
     assert_eq!(resp.status(), 202);
     let body: Value = resp.json().await.unwrap();
 
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &bridge.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let stopped = tokio::task::spawn_blocking(move || bridge.0.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(stopped.success(), "clean exit: {stopped:?}");
-    assert!(
-        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-            .await
-            .is_err(),
-        "no longer accepting"
-    );
+    sigterm(&bridge);
+    assert_clean_exit(bridge, port).await;
 
     up.im.faults().clear();
     let restarted = KillOnDrop(bridge_process(&env, &db).spawn().unwrap());

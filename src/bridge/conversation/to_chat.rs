@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::{Bridge, BridgeError, Step, BATCH_MARKER};
 use crate::ids::TicketId;
+use crate::metrics::Direction;
 use crate::store::{Cursor, MessageRecord, MessageState, NewMessage, Origin, Role, TicketRecord};
 use crate::zendesk::types::Comment;
 use crate::zendesk::webhook::parse_utc;
@@ -165,7 +166,7 @@ impl Bridge {
             .parse::<u64>()
             .ok()
             .filter(|_| msg.elements["by_assignee"].as_bool() == Some(true));
-        match assignee {
+        let posted = match assignee {
             Some(agent) => {
                 let account = self.agent_im_id(agent);
                 self.post_recorded(msg, Some((&account, &msg.name)), body)
@@ -184,7 +185,10 @@ impl Bridge {
                 let text = format!("{}: {body}", msg.name);
                 self.post_recorded(msg, None, text).await
             }
-        }
+        };
+        posted?;
+        self.metrics.mirrored(Direction::TicketToChat, 1);
+        Ok(())
     }
 }
 

@@ -18,6 +18,7 @@ use serde_json::json;
 use super::commands::{self, Command};
 use super::{Bridge, BridgeError, Step, BATCH_MARKER};
 use crate::ids::TicketId;
+use crate::metrics::Direction;
 use crate::store::{now_ms, BatchRecord, MessageRecord, NewBatch, Origin, Role, TicketRecord};
 use crate::zendesk::types::{CommentUpdate, NewComment};
 use crate::zendesk::ZendeskError;
@@ -151,7 +152,8 @@ impl Bridge {
         };
         match self.zendesk.add_comment(rec.ticket_id.0, &update).await {
             Ok(comment) => {
-                self.store.batch_sent(&batch.id, comment).await?;
+                let lines = self.store.batch_sent(&batch.id, comment).await?;
+                self.metrics.mirrored(Direction::ChatToTicket, lines);
                 tracing::info!(ticket_id = rec.ticket_id.0, comment_id = ?comment, "chat lines added to the ticket");
                 Ok(())
             }
@@ -204,7 +206,8 @@ impl Bridge {
                     comment_id = comment.id,
                     "a comment whose answer was lost had landed"
                 );
-                self.store.batch_sent(&batch.id, Some(comment.id)).await?;
+                let lines = self.store.batch_sent(&batch.id, Some(comment.id)).await?;
+                self.metrics.mirrored(Direction::ChatToTicket, lines);
             }
             None => self.send_batch(rec, batch).await?,
         }
