@@ -3,6 +3,7 @@
 mod agent;
 mod cli;
 mod client_auth;
+mod contract;
 mod conversation;
 mod conversation_crash;
 mod crash;
@@ -12,8 +13,10 @@ mod helpers;
 mod http_basics;
 mod im_client;
 mod logs;
+mod openapi;
 mod postgres;
 mod regressions;
+mod schemathesis;
 mod shutdown;
 mod upstream_failures;
 mod usersig_interop;
