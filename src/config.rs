@@ -389,7 +389,7 @@ impl Reader<'_> {
                 );
                 match (email, token) {
                     (Some(email), Some(token)) => Some(ZendeskAuth::ApiToken {
-                        email,
+                        email: without_token_suffix(email),
                         token: Secret::new(token),
                     }),
                     _ => None,
@@ -589,6 +589,17 @@ impl Reader<'_> {
     }
 }
 
+/// The agent's email as the bridge sends it (`{email}/token`). The reference backend puts
+/// `EMAIL:TOKEN` in HTTP Basic as they are, so a working `.env` of it holds
+/// `EMAIL=agent@acme.com/token`: that suffix is dropped rather than doubled (no address ends in
+/// `/token`, a domain has no `/`).
+fn without_token_suffix(email: String) -> String {
+    match email.strip_suffix("/token") {
+        Some(bare) => bare.to_owned(),
+        None => email,
+    }
+}
+
 fn alternatives(names: &[&str]) -> String {
     match names {
         [one] => (*one).to_owned(),
@@ -714,6 +725,24 @@ mod tests {
         assert!(
             matches!(c.zendesk.auth, ZendeskAuth::ApiToken { ref email, .. } if email == "bot@acme.test")
         );
+    }
+
+    #[test]
+    fn an_email_already_ending_in_token_is_not_doubled() {
+        for email in ["bot@acme.test/token", "bot@acme.test"] {
+            let c = load(&[
+                ("SUB_DOMAIN", "acme"),
+                ("EMAIL", email),
+                ("TOKEN", "zd-token"),
+                ("YOUR_SDKAPPID", "1400000001"),
+                ("YOUR_SECRET", "im-key"),
+            ])
+            .unwrap();
+            assert!(
+                matches!(c.zendesk.auth, ZendeskAuth::ApiToken { ref email, .. } if email == "bot@acme.test"),
+                "{email}"
+            );
+        }
     }
 
     #[test]

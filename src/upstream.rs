@@ -59,6 +59,16 @@ pub(crate) async fn observed<T, E>(
     result
 }
 
+/// A JSON number that is a whole number in `u64`'s range: `7`, or `7.0` (JSON does not tell
+/// them apart, and the bodies' documented type is "integer", which includes both).
+pub(crate) fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < u64::MAX as f64)
+            .map(|f| f as u64)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

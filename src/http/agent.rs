@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -237,9 +237,11 @@ pub async fn messages(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let ticket = ticket_id(&id)?;
+    // axum's own answer would be plain text; a repeated parameter is a bad field like others.
+    let Query(page) = page.map_err(|e| ApiError::InvalidField(e.body_text()))?;
     agent_on(&app, &headers, ticket).await?;
     let after = match page.after.as_deref().filter(|a| !a.is_empty()) {
         None => 0,
@@ -285,7 +287,7 @@ pub async fn post_message(
 ) -> Result<Response, ApiError> {
     let ticket = ticket_id(&id)?;
     let s = session(&app, &headers, ticket)?;
-    let body = body.map_err(|r| ApiError::InvalidJson(format!("could not read the body: {r}")))?;
+    let body = body?;
     require_json(&headers)?;
     let key = idempotency_key(&headers)?;
     let text = read_text(&body)?;
@@ -364,7 +366,12 @@ pub async fn take(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let ticket = ticket_id(&id)?;
-    let (s, _) = agent_on(&app, &headers, ticket).await?;
+    let (s, rec) = agent_on(&app, &headers, ticket).await?;
+    if rec.agent_id == Some(s.agent_id) {
+        // Taken already: a second click costs no ticket update (Zendesk allows 30 per ticket
+        // in 10 minutes, shared with the conversation's comments).
+        return Ok(Json(membership(&rec, &s)));
+    }
     let bridge = app.jobs.bridge();
     bridge
         .zendesk
@@ -392,10 +399,14 @@ pub async fn take(
         app.jobs.wake();
     }
     let rec = chat_ticket(&app, ticket).await?;
-    Ok(Json(json!({
-        "assignee": assignee(&rec),
+    Ok(Json(membership(&rec, &s)))
+}
+
+fn membership(rec: &TicketRecord, s: &Session) -> Value {
+    json!({
+        "assignee": assignee(rec),
         "is_assignee": rec.agent_id == Some(s.agent_id),
-    })))
+    })
 }
 
 /// `GET /agent/usersig`: a UserSig for the agent's own IM account (any of their sessions).

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::{case_request, AppState, MAX_BODY_BYTES};
+use super::{case_request, AppState};
 use crate::bridge::intake::{self, Answer};
 use crate::ids::{GroupId, TicketId};
 
@@ -22,15 +22,7 @@ pub async fn create_ticket(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let presented = app.auth.presented(&headers)?;
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            }
-        } else {
-            ApiError::InvalidJson(format!("could not read the body: {r}"))
-        }
-    })?;
+    let body = body?;
     require_json(&headers)?;
     let key = idempotency_key(&headers)?;
     let case = case_request::parse(&body)?;

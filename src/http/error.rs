@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -65,7 +66,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// HTTP status, stable numeric `ErrorCode` and snake_case `error.code`.
-    fn parts(&self) -> (StatusCode, i64, &'static str) {
+    pub fn parts(&self) -> (StatusCode, i64, &'static str) {
         use ApiError::*;
         match self {
             InvalidJson(_) => (StatusCode::BAD_REQUEST, 40001, "invalid_json"),
@@ -127,6 +128,19 @@ impl IntoResponse for ApiError {
             }
         }
         resp
+    }
+}
+
+/// A body that could not be read: too large (413), or cut off.
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: super::MAX_BODY_BYTES,
+            }
+        } else {
+            ApiError::InvalidJson(format!("could not read the body: {r}"))
+        }
     }
 }
 

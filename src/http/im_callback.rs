@@ -1,7 +1,8 @@
 //! `POST /callbacks/im`: Tencent IM reports what happened in the app (DESIGN §1.3).
 //!
 //! The query's `SdkAppid`, `Sign` and `RequestTime` are checked before the body is read; a
-//! refused callback is answered 401 in IM's envelope and nothing is recorded. A message in one
+//! refused callback is answered 401 in IM's envelope and nothing is recorded; a body that is
+//! not what its command's body is answered 400 (whatever the command). A message in one
 //! of the bridge's `ZENDESK#<id>` groups is recorded once (by `MsgSeq`) with a request to
 //! mirror it, and answered at once: IM waits at most two seconds, and every upstream call
 //! happens in the job queue. Other commands and other groups are acknowledged and ignored.
@@ -16,7 +17,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::ids::GroupId;
-use crate::im::callback::{self, CallbackQuery, AFTER_SEND_MSG};
+use crate::im::callback::{self, CallbackBody, CallbackQuery, AFTER_SEND_MSG};
 use crate::metrics::Inbound;
 use crate::store::now_ms;
 
@@ -59,13 +60,12 @@ async fn handle(
             )
         }
     };
-    let command = query.command.as_deref().unwrap_or_default();
-    if command != AFTER_SEND_MSG {
-        tracing::debug!(command, "IM callback ignored");
-        return (Inbound::Ignored, ok());
-    }
-    let msg = match callback::parse_after_send_msg(&body) {
-        Ok(m) => m,
+    let msg = match callback::parse_body(&body) {
+        Ok(CallbackBody::Sent(msg)) if query.command.as_deref() == Some(AFTER_SEND_MSG) => msg,
+        Ok(_) => {
+            tracing::debug!(command = query.command.as_deref(), "IM callback ignored");
+            return (Inbound::Ignored, ok());
+        }
         Err(e) => {
             tracing::warn!(error = %e, "IM callback body refused");
             return refused(StatusCode::BAD_REQUEST, &e.to_string());

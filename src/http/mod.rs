@@ -1,4 +1,5 @@
-//! The HTTP API: every route is listed in [`router`]; errors become responses in [`error`].
+//! The HTTP API: every route is declared once in `routes!` ([`ROUTES`]), as `openapi.yaml`
+//! describes it; errors become responses in [`error`].
 
 mod agent;
 mod auth;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method, Uri};
-use axum::routing::{get, post};
+use axum::response::IntoResponse;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -55,24 +56,43 @@ pub struct AppState {
     pub agent: AgentApi,
 }
 
+/// Declares every route once: [`ROUTES`] lists them (the contract test compares it with
+/// `openapi.yaml`) and `served` adds them to the router. A route added anywhere else would
+/// escape that check.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        /// Every `(method, path)` the bridge serves, in axum's path syntax.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn served(router: Router<AppState>) -> Router<AppState> {
+            router$(.route($path, axum::routing::$method($handler)))*
+        }
+    };
+}
+
+routes! {
+    post "/createticket" => create_ticket::create_ticket,
+    post "/webhooks/zendesk" => zendesk_webhook::zendesk_webhook,
+    post "/callbacks/im" => im_callback::im_callback,
+    post "/agent/session" => agent::create_session,
+    get "/agent/usersig" => agent::usersig,
+    get "/agent/tickets/{id}" => agent::ticket,
+    get "/agent/tickets/{id}/messages" => agent::messages,
+    post "/agent/tickets/{id}/messages" => agent::post_message,
+    post "/agent/tickets/{id}/take" => agent::take,
+    get "/agent/tickets/{id}/events" => agent::events,
+    get "/healthz" => healthz,
+    get "/readyz" => operations::readyz,
+    get "/metrics" => operations::metrics,
+    get "/openapi.yaml" => openapi,
+}
+
+/// The API contract, as built into the binary.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
 /// All routes and the layers around them.
 pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
-    let router = Router::new()
-        .route("/createticket", post(create_ticket::create_ticket))
-        .route("/webhooks/zendesk", post(zendesk_webhook::zendesk_webhook))
-        .route("/callbacks/im", post(im_callback::im_callback))
-        .route("/agent/session", post(agent::create_session))
-        .route("/agent/usersig", get(agent::usersig))
-        .route("/agent/tickets/{id}", get(agent::ticket))
-        .route(
-            "/agent/tickets/{id}/messages",
-            get(agent::messages).post(agent::post_message),
-        )
-        .route("/agent/tickets/{id}/take", post(agent::take))
-        .route("/agent/tickets/{id}/events", get(agent::events))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(operations::readyz))
-        .route("/metrics", get(operations::metrics))
+    let router = served(Router::new())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -94,6 +114,11 @@ pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
             request_id::X_REQUEST_ID.clone(),
             request_id::RandomRequestId,
         ))
+}
+
+/// `GET /openapi.yaml`: the contract this binary was built with.
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML)
 }
 
 /// Liveness: the process is up and serving.

@@ -6,7 +6,8 @@
 //! decimal `RequestTime`; a `RequestTime` more than 60 s from now is refused as stale or
 //! replayed. The comparison is constant-time.
 
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -107,31 +108,73 @@ pub struct SentGroupMessage {
     pub from: String,
     #[serde(rename = "Operator_Account", default)]
     pub operator: String,
-    #[serde(rename = "Random", default)]
+    #[serde(rename = "Random", default, deserialize_with = "whole")]
     pub random: u64,
-    #[serde(rename = "MsgSeq")]
+    #[serde(rename = "MsgSeq", deserialize_with = "whole")]
     pub seq: u64,
     /// Unix seconds.
-    #[serde(rename = "MsgTime", default)]
+    #[serde(rename = "MsgTime", default, deserialize_with = "whole")]
     pub time: u64,
-    #[serde(rename = "OnlineOnlyFlag", default)]
+    #[serde(rename = "OnlineOnlyFlag", default, deserialize_with = "whole")]
     pub online_only: u8,
     #[serde(rename = "MsgBody")]
     pub body: Vec<Value>,
 }
 
-/// Reads the body of a verified `Group.CallbackAfterSendMsg`.
-pub fn parse_after_send_msg(body: &[u8]) -> Result<SentGroupMessage, CallbackError> {
+/// An integer field, also when written `7.0`.
+fn whole<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let n = serde_json::Number::deserialize(d)?;
+    crate::upstream::whole_number(&n)
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| D::Error::custom(format!("{n} is not an integer in range")))
+}
+
+/// A verified callback's body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallbackBody {
+    /// A `Group.CallbackAfterSendMsg` body (its `CallbackCommand` says so, or it has none).
+    Sent(SentGroupMessage),
+    /// The body of another command, which the bridge acknowledges and ignores.
+    Other { command: String },
+}
+
+/// Reads a verified body: a JSON object, and when it is (or does not say it is not) a
+/// `Group.CallbackAfterSendMsg`, every field the bridge reads, of its type. IM writes the
+/// command in the body as in the query; the body's decides how it is read.
+pub fn parse_body(body: &[u8]) -> Result<CallbackBody, CallbackError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| CallbackError::NotJson(e.to_string()))?;
-    if let Some(cmd) = value.get("CallbackCommand").and_then(Value::as_str) {
-        if cmd != AFTER_SEND_MSG {
+    if !value.is_object() {
+        return Err(CallbackError::NotAnEvent(
+            "the body is not a JSON object".into(),
+        ));
+    }
+    match value.get("CallbackCommand") {
+        Some(Value::String(c)) if c != AFTER_SEND_MSG => {
+            return Ok(CallbackBody::Other { command: c.clone() })
+        }
+        None | Some(Value::String(_)) => {}
+        Some(other) => {
             return Err(CallbackError::NotAnEvent(format!(
-                "the body says CallbackCommand {cmd}"
-            )));
+                "CallbackCommand must be a string, got {other}"
+            )))
         }
     }
-    serde_json::from_value(value).map_err(|e| CallbackError::NotAnEvent(e.to_string()))
+    let msg: SentGroupMessage =
+        serde_json::from_value(value).map_err(|e| CallbackError::NotAnEvent(e.to_string()))?;
+    // Element contents are kept as IM sent them, but each element is one: a type and content.
+    if let Some(bad) = msg.body.iter().position(|e| {
+        !e.get("MsgType").is_some_and(Value::is_string) || e.get("MsgContent").is_none()
+    }) {
+        return Err(CallbackError::NotAnEvent(format!(
+            "MsgBody[{bad}] is not an element with MsgType and MsgContent"
+        )));
+    }
+    Ok(CallbackBody::Sent(msg))
 }
 
 #[cfg(test)]
@@ -231,23 +274,59 @@ mod tests {
     #[test]
     fn after_send_msg_bodies_are_read() {
         let body = br#"{"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"ZENDESK#7","Type":"Public","From_Account":"alice","Operator_Account":"alice","Random":42,"MsgSeq":3,"MsgTime":1700000000,"OnlineOnlyFlag":0,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"hi"}}],"EventTime":1700000000123}"#;
-        let m = parse_after_send_msg(body).unwrap();
+        let Ok(CallbackBody::Sent(m)) = parse_body(body) else {
+            panic!("a message")
+        };
         assert_eq!(
             (m.group_id.as_str(), m.from.as_str(), m.seq),
             ("ZENDESK#7", "alice", 3)
         );
         assert_eq!(m.body.len(), 1);
         assert!(matches!(
-            parse_after_send_msg(b"{nope"),
+            parse_body(b"{nope"),
             Err(CallbackError::NotJson(_))
         ));
-        assert!(matches!(
-            parse_after_send_msg(br#"{"GroupId":"x"}"#),
-            Err(CallbackError::NotAnEvent(_))
-        ));
-        assert!(matches!(
-            parse_after_send_msg(br#"{"CallbackCommand":"Group.CallbackAfterNewMemberJoin"}"#),
-            Err(CallbackError::NotAnEvent(_))
-        ));
+        for bad in [
+            &br#"{"GroupId":"x"}"#[..],
+            b"[]",
+            br#"{"CallbackCommand":7}"#,
+        ] {
+            assert!(matches!(parse_body(bad), Err(CallbackError::NotAnEvent(_))));
+        }
+        assert_eq!(
+            parse_body(br#"{"CallbackCommand":"Group.CallbackAfterNewMemberJoin"}"#),
+            Ok(CallbackBody::Other {
+                command: "Group.CallbackAfterNewMemberJoin".into()
+            })
+        );
+    }
+
+    #[test]
+    fn integers_written_as_decimals_are_integers_and_elements_are_elements() {
+        let body = |seq: &str, element: &str| {
+            format!(
+                r#"{{"GroupId":"g","From_Account":"a","MsgSeq":{seq},"OnlineOnlyFlag":0.0,"MsgBody":[{element}]}}"#
+            )
+        };
+        let text = r#"{"MsgType":"TIMTextElem","MsgContent":{"Text":"hi"}}"#;
+        let Ok(CallbackBody::Sent(m)) = parse_body(body("3.0", text).as_bytes()) else {
+            panic!("a message")
+        };
+        assert_eq!(m.seq, 3);
+        for (seq, element) in [
+            ("3.5", text),
+            ("-1", text),
+            ("3", r#"{"MsgType":{},"MsgContent":{}}"#),
+            ("3", r#"{"MsgType":"TIMTextElem"}"#),
+            ("3", "7"),
+        ] {
+            assert!(
+                matches!(
+                    parse_body(body(seq, element).as_bytes()),
+                    Err(CallbackError::NotAnEvent(_))
+                ),
+                "{seq} {element}"
+            );
+        }
     }
 }

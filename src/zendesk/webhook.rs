@@ -97,6 +97,7 @@ pub fn parse(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| WebhookError::NotJson(e.to_string()))?;
     if let Some(event_type) = value.get("type").and_then(Value::as_str) {
+        check_envelope(&value)?;
         let event_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
         let ticket = || {
             ticket_of_event(&value).ok_or_else(|| {
@@ -128,6 +129,26 @@ pub fn parse(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
     ))
 }
 
+/// The envelope every event has (WHEVT): checked for every type, also those the bridge
+/// ignores, so a body of another shape is refused whatever its type says.
+fn check_envelope(value: &Value) -> Result<(), WebhookError> {
+    for (field, object) in [
+        ("id", false),
+        ("subject", false),
+        ("detail", true),
+        ("event", true),
+    ] {
+        let ok = |v: &Value| if object { v.is_object() } else { v.is_string() };
+        if value.get(field).is_some_and(|v| !ok(v)) {
+            let what = if object { "an object" } else { "a string" };
+            return Err(WebhookError::NotAnEvent(format!(
+                "`{field}` must be {what}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `zen:ticket:<id>` in `subject`, or `detail.id`, which real payloads send as a string.
 fn ticket_of_event(value: &Value) -> Option<TicketId> {
     let from_detail = value.pointer("/detail/id").and_then(id_of);
@@ -135,15 +156,22 @@ fn ticket_of_event(value: &Value) -> Option<TicketId> {
         .get("subject")
         .and_then(Value::as_str)
         .and_then(|s| s.strip_prefix("zen:ticket:"))
-        .and_then(|id| id.parse().ok());
+        .and_then(digits);
     from_detail.or(from_subject).map(TicketId)
+}
+
+/// A number written in decimal digits only (`str::parse` would also take a `+`).
+fn digits(s: &str) -> Option<u64> {
+    Some(s)
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
 }
 
 /// An id sent as a number or a string of digits.
 fn id_of(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => crate::upstream::whole_number(n),
+        Value::String(s) => digits(s.trim_matches(|c: char| c.is_ascii_whitespace())),
         _ => None,
     }
 }
@@ -315,6 +343,41 @@ mod tests {
         ];
         for (got, want) in cases {
             assert_eq!(got, Err(want));
+        }
+    }
+
+    #[test]
+    fn ids_are_digits_or_whole_numbers_and_envelopes_have_their_shape() {
+        for (body, ticket) in [
+            (&br#"{"ticket_id":12.0}"#[..], Some(12)),
+            (br#"{"ticket_id":" 12 "}"#, Some(12)),
+            (br#"{"ticket_id":"+12"}"#, None),
+            (br#"{"ticket_id":12.5}"#, None),
+            (
+                br#"{"type":"zen:event-type:ticket.status_changed","subject":"zen:ticket:+9"}"#,
+                None,
+            ),
+        ] {
+            match (parse(body), ticket) {
+                (Ok(WebhookEvent::TicketChanged { ticket: t, .. }), Some(id)) => {
+                    assert_eq!(t, TicketId(id))
+                }
+                (Err(WebhookError::NotAnEvent(_)), None) => {}
+                (other, _) => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+        // Also for types the bridge ignores.
+        for body in [
+            &br#"{"type":"zen:event-type:user.created","event":[1]}"#[..],
+            br#"{"type":"zen:event-type:user.created","detail":"x"}"#,
+            br#"{"type":"zen:event-type:user.created","id":7}"#,
+            br#"{"type":"zen:event-type:user.created","subject":null}"#,
+        ] {
+            assert!(
+                matches!(parse(body), Err(WebhookError::NotAnEvent(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 

@@ -9,7 +9,10 @@ use serde_json::Value;
 use ticket_bridge::secret::Secret;
 use ticket_bridge::usersig::UserSigner;
 
-use crate::helpers::{KillOnDrop, TempDb};
+use crate::helpers::{
+    case, free_port, wait_ready, KillOnDrop, TempDb, Upstreams, ADMIN, IM_KEY, SDKAPPID,
+    ZENDESK_EMAIL, ZENDESK_TOKEN,
+};
 
 /// The binary with an empty environment, run in `dir`.
 fn bridge(dir: &TempDb) -> Command {
@@ -171,4 +174,44 @@ fn the_usersig_command_prints_a_valid_sig() {
         .verify("bob", sig.trim())
         .unwrap();
     assert_eq!(claims.expire, 600);
+}
+
+/// The reference backend's `.env`, unchanged (its six variables, with `EMAIL` ending in
+/// `/token` as its HTTP Basic needs), plus where the emulators are and a free port: the bridge
+/// authenticates to the emulated Zendesk (which checks `{email}/token:{token}` strictly) and
+/// opens a case.
+#[tokio::test]
+async fn the_reference_backends_env_file_works_unchanged() {
+    let up = Upstreams::start().await;
+    let dir = TempDb::new();
+    let port = free_port();
+    let env_file = format!(
+        "YOUR_SDKAPPID={SDKAPPID}\nYOUR_SECRET={IM_KEY}\nADMIN_USERID={ADMIN}\nSUB_DOMAIN=acme\n\
+         EMAIL={ZENDESK_EMAIL}/token\nTOKEN={ZENDESK_TOKEN}\n\
+         ZENDESK_BASE_URL={}\nIM_BASE_URL={}\nPORT={port}\n",
+        up.zendesk_served.base_url, up.im_served.base_url
+    );
+    std::fs::write(dir.work_dir().join(".env"), env_file).unwrap();
+    let _bridge = KillOnDrop(
+        bridge(&dir)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the bridge starts"),
+    );
+    wait_ready(port).await;
+    let sig = UserSigner::new(SDKAPPID, Secret::new(IM_KEY)).generate("alice", 600);
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/createticket"))
+        .header("Authorization", format!("UserSig {}", sig.expose()))
+        .json(&case("alice"))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let ticket = body["TicketId"].as_u64().expect("a ticket id");
+    assert!(up.zendesk.ticket(ticket).is_some(), "ticket {ticket} made");
 }
