@@ -14,6 +14,7 @@ mod im_client;
 mod logs;
 mod postgres;
 mod regressions;
+mod replicas;
 mod shutdown;
 mod upstream_failures;
 mod usersig_interop;
