@@ -88,6 +88,7 @@ pub struct Config {
     pub port: u16,
     /// May carry a PostgreSQL password: kept as a secret.
     pub database_url: Secret,
+    pub database: DatabaseConfig,
     pub zendesk: ZendeskConfig,
     pub im: ImConfig,
     pub client_auth: ClientAuth,
@@ -116,6 +117,30 @@ pub struct Config {
     /// When set, `GET /metrics` asks for `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret>,
     pub retention: RetentionPolicy,
+}
+
+/// How the bridge uses its database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    /// Connections in the pool; `None`: 4 on SQLite, 10 on PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// The longest a statement may run on PostgreSQL (`statement_timeout`), or wait for the
+    /// write lock on SQLite (`busy_timeout`).
+    pub statement_timeout: Duration,
+    /// How often idle job workers and agents' event streams look at the database when nothing
+    /// woke them: the fallback for work recorded by another process (PostgreSQL replicas are
+    /// woken at once by `NOTIFY`; processes sharing a SQLite file only by this).
+    pub poll_interval: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            statement_timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(500),
+        }
+    }
 }
 
 /// How the conversation crosses between the IM group and the ticket.
@@ -190,6 +215,7 @@ impl Config {
             r.problem("DATABASE_URL must start with sqlite: or postgres://");
         }
 
+        let database = r.database();
         let zendesk = r.zendesk();
         let im = r.im();
 
@@ -239,6 +265,7 @@ impl Config {
                 host,
                 port,
                 database_url,
+                database,
                 zendesk,
                 im,
                 client_auth,
@@ -348,6 +375,29 @@ impl Reader<'_> {
             }
             Some(n) => n,
             None => default,
+        }
+    }
+
+    fn database(&mut self) -> DatabaseConfig {
+        let default = DatabaseConfig::default();
+        let max_connections = self
+            .get(&["DATABASE_MAX_CONNECTIONS"])
+            .map(|_| self.positive(&["DATABASE_MAX_CONNECTIONS"], 1));
+        let statement_timeout = self.seconds(
+            "DATABASE_STATEMENT_TIMEOUT_SECS",
+            default.statement_timeout.as_secs() as u32,
+        );
+        let poll_interval = Duration::from_millis(
+            self.positive(
+                &["DATABASE_POLL_MS"],
+                default.poll_interval.as_millis() as u32,
+            )
+            .into(),
+        );
+        DatabaseConfig {
+            max_connections,
+            statement_timeout,
+            poll_interval,
         }
     }
 
@@ -656,6 +706,7 @@ mod tests {
         assert_eq!(c.conversation.sweep_interval, Duration::from_secs(60));
         assert_eq!(c.shutdown_drain, Duration::ZERO);
         assert!(c.metrics_token.is_none());
+        assert_eq!(c.database, DatabaseConfig::default());
         let week = Duration::from_secs(7 * 24 * 3600);
         assert_eq!(
             c.retention,
@@ -686,6 +737,38 @@ mod tests {
             "SHUTDOWN_DRAIN_SECS",
         ] {
             assert!(err.contains(name), "{name} not reported: {err}");
+        }
+    }
+
+    #[test]
+    fn database_settings_are_read_and_checked() {
+        let with = |extra: [(&'static str, &'static str); 3]| {
+            let mut vars = MINIMAL.to_vec();
+            vars.extend(extra);
+            load(&vars)
+        };
+        let c = with([
+            ("DATABASE_MAX_CONNECTIONS", "3"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECS", "5"),
+            ("DATABASE_POLL_MS", "2000"),
+        ])
+        .unwrap();
+        assert_eq!(c.database.max_connections, Some(3));
+        assert_eq!(c.database.statement_timeout, Duration::from_secs(5));
+        assert_eq!(c.database.poll_interval, Duration::from_secs(2));
+
+        let err = with([
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECS", "soon"),
+            ("DATABASE_POLL_MS", "-1"),
+        ])
+        .unwrap_err();
+        for name in [
+            "DATABASE_MAX_CONNECTIONS",
+            "DATABASE_STATEMENT_TIMEOUT_SECS",
+            "DATABASE_POLL_MS",
+        ] {
+            assert!(err.to_string().contains(name), "{name} not in {err}");
         }
     }
 

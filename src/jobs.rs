@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::ratelimit::jittered_backoff;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Semaphore};
 
 use crate::bridge::assignment::AgentHint;
 use crate::bridge::conversation::Step;
@@ -39,8 +39,6 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10 * 60);
 const SWEEP_ACTIVE_MS: i64 = 24 * 3600 * 1000;
 /// The shortest idle sleep, so a job due but held by a busy worker is not spun on.
 const MIN_NAP_MS: i64 = 5;
-/// How often idle workers look for due jobs (they are also woken when one is added).
-const POLL: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct OpenCasePayload {
@@ -156,7 +154,6 @@ pub struct Jobs {
     store: Store,
     bridge: Arc<Bridge>,
     worker: Arc<str>,
-    wake: Arc<Notify>,
     /// How long a claim lasts without a heartbeat: how soon a crashed process's jobs resume.
     lease: Duration,
     /// One permit per running execution (the workers' and those requests started), so a
@@ -181,7 +178,6 @@ impl Jobs {
             store,
             bridge,
             worker: format!("{:016x}", rand::random::<u64>()).into(),
-            wake: Arc::new(Notify::new()),
             lease,
             running: Arc::new(Semaphore::new(MAX_RUNNING as usize)),
         }
@@ -337,9 +333,9 @@ impl Jobs {
         }
     }
 
-    /// Wakes idle workers (a job was added or released).
+    /// Wakes idle workers, of this process and of the other replicas (a job was added).
     pub fn wake(&self) {
-        self.wake.notify_waiters();
+        self.store.wake_workers();
     }
 
     /// Claims and runs due jobs with `concurrency` workers until `stop` turns true; then
@@ -389,7 +385,10 @@ impl Jobs {
     }
 
     async fn worker_loop(&self, mut stop: watch::Receiver<bool>) {
+        let work = self.store.work();
         while !*stop.borrow() {
+            // Subscribed before the claim, so work recorded while it runs is not missed.
+            let woken = work.notified();
             match self
                 .store
                 .claim_next(&self.new_token(), self.lease_ms())
@@ -405,7 +404,7 @@ impl Jobs {
                 Err(e) => tracing::error!(error = %e, "could not claim a job"),
             }
             tokio::select! {
-                () = self.wake.notified() => {}
+                () = woken => {}
                 () = tokio::time::sleep(self.idle_nap().await) => {}
                 _ = stop.changed() => {}
             }
@@ -462,16 +461,18 @@ impl Jobs {
     }
 
     /// How long an idle worker sleeps: until the next job becomes claimable (a batch window
-    /// or a deferral ending), at most [`POLL`]. Another process's new jobs are found by the poll.
+    /// or a deferral ending), at most the store's poll interval (the fallback for another
+    /// process's new jobs when no notification woke it).
     async fn idle_nap(&self) -> Duration {
+        let poll = self.store.poll_interval();
         match self.store.next_claimable_at().await {
             Ok(Some(at)) => {
                 let wait = at
                     .saturating_sub(now_ms())
-                    .clamp(MIN_NAP_MS, POLL.as_millis() as i64);
+                    .clamp(MIN_NAP_MS, (poll.as_millis() as i64).max(MIN_NAP_MS));
                 Duration::from_millis(wait as u64)
             }
-            _ => POLL,
+            _ => poll,
         }
     }
 

@@ -49,7 +49,7 @@ pub struct Components {
 impl Components {
     /// Connects and migrates the store and builds the clients.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
-        let store = Store::connect(config.database_url.expose()).await?;
+        let store = Store::connect_with(config.database_url.expose(), &config.database).await?;
         let metrics = Metrics::new();
         if plaintext_remote(&config.im.base_url) {
             tracing::warn!(im = %config.im.base_url, "IM_BASE_URL is plain http to another host: the admin UserSig travels unencrypted");
@@ -132,6 +132,8 @@ impl Application {
     /// [`Application::port`]).
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let parts = Components::build(&config).await?;
+        // Before the port opens: work other replicas record from now on wakes this one.
+        parts.store.listen(config.database_url.expose()).await;
         let auth = match config.client_auth {
             ClientAuth::UserSig => ClientAuthCheck::UserSig(UserSigner::new(
                 config.im.sdkappid,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -42,9 +42,6 @@ const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
 /// Heartbeats on the event stream (proxies and the app treat 45 s of silence as a drop).
 const HEARTBEAT: Duration = Duration::from_secs(15);
-/// How often a stream looks at the store when nothing in this process woke it (a change
-/// recorded by another replica).
-const STREAM_POLL: Duration = Duration::from_millis(500);
 /// Validity of the UserSig `/agent/usersig` gives.
 const USERSIG_SECS: u64 = 24 * 3600;
 
@@ -453,9 +450,15 @@ pub async fn events(
             .await
             .map(|e| (Ok::<_, std::convert::Infallible>(e), feed))
     });
-    Ok(Sse::new(stream)
+    let mut resp = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("ping"))
-        .into_response())
+        .into_response();
+    // Tells nginx (and proxies that follow it) not to buffer the stream, whatever its config.
+    resp.headers_mut().insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+    Ok(resp)
 }
 
 /// One client's event stream: what it has been sent, and what is queued for it.
@@ -483,6 +486,8 @@ impl Feed {
                 return None;
             }
             // Subscribe before reading, so a change between the read and the wait is not missed.
+            // Changes recorded by another replica wake it too (PostgreSQL's NOTIFY); the store's
+            // poll interval is the fallback.
             let changes = self.app.jobs.store().changes();
             let changed = changes.notified();
             tokio::pin!(changed);
@@ -491,7 +496,8 @@ impl Feed {
                 return None;
             }
             if self.queue.is_empty() {
-                let _ = tokio::time::timeout(STREAM_POLL, &mut changed).await;
+                let poll = self.app.jobs.store().poll_interval();
+                let _ = tokio::time::timeout(poll, &mut changed).await;
             }
         }
     }

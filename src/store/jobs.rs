@@ -4,12 +4,13 @@
 //! worker that crashes simply lets its lease run out and the job is claimed again, and a claim
 //! that lost its lease can no longer extend, complete or fail the job. Claims are one `UPDATE … RETURNING`
 //! whose conditions are checked again on the row it updates, so two workers (or two
-//! processes sharing the database) never hold the same job.
+//! processes sharing the database) never hold the same job; on PostgreSQL the row is picked
+//! with `FOR UPDATE SKIP LOCKED`, so concurrent claims take different jobs.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{now_ms, Result, Store, StoreError};
+use super::{now_ms, Result, Store, StoreError, Topic};
 
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,16 +103,24 @@ impl Store {
         upsert_request(&self.pool, job, RunRequest::Check).await
     }
 
-    /// Claims the runnable job that is due first, for `lease_ms`.
+    /// Claims the runnable job that is due first, for `lease_ms`. On PostgreSQL a job another
+    /// claim is taking at this moment is skipped (`FOR UPDATE SKIP LOCKED`), so workers of
+    /// several replicas claiming together each get a different job instead of queueing on one
+    /// row and coming back empty; SQLite runs one writer at a time anyway.
     pub async fn claim_next(&self, token: &str, lease_ms: i64) -> Result<Option<Job>> {
         let now = now_ms();
+        let skip_locked = if self.postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
         let row = sqlx::query(&format!(
             "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1, rerun = 0,
                     updated_at = $3
              WHERE id = (SELECT id FROM jobs
                          WHERE status = 'queued' AND run_at <= $4
                            AND (locked_until IS NULL OR locked_until < $5)
-                         ORDER BY run_at, created_at LIMIT 1)
+                         ORDER BY run_at, created_at LIMIT 1 {skip_locked})
                AND status = 'queued' AND (locked_until IS NULL OR locked_until < $6)
              RETURNING {JOB_COLUMNS}"
         ))
@@ -244,7 +253,7 @@ impl Store {
     }
 
     /// Hands back every job whose claim token starts with `worker` and a colon, to be run
-    /// again at once (on shutdown).
+    /// again at once (on shutdown): the other replicas are told before this returns.
     pub async fn release_jobs(&self, worker: &str) -> Result<u64> {
         let done = sqlx::query(
             "UPDATE jobs SET locked_by = NULL, locked_until = NULL, updated_at = $1
@@ -254,6 +263,9 @@ impl Store {
         .bind(format!("{worker}:%"))
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() > 0 {
+            self.signals.raise_now(&self.pool, Topic::Jobs).await;
+        }
         Ok(done.rows_affected())
     }
 

@@ -1,6 +1,6 @@
 //! Schema migrations, applied in order at start; each runs once, in its own transaction.
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool, Connection};
 
 use super::{now_ms, Result, StoreError};
 
@@ -166,17 +166,53 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
     ),
 ];
 
-pub(super) async fn run(pool: &AnyPool) -> Result<()> {
+/// The key of the PostgreSQL advisory lock migrations run under (any fixed number; this is
+/// "tbmigrat" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7462_6d69_6772_6174;
+
+/// Applies pending migrations. On PostgreSQL, under an advisory lock held by the connection
+/// that applies them: replicas starting together wait for each other, and the later ones find
+/// everything applied. That connection runs without a statement timeout (the wait, or a long
+/// migration, is not a stuck statement) and is closed afterwards, which releases the lock
+/// whatever happened.
+pub(super) async fn run(pool: &AnyPool, postgres: bool) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    if !postgres {
+        return apply(&mut conn).await;
+    }
+    let applied = apply_locked(&mut conn).await;
+    if let Err(e) = conn.close().await {
+        tracing::warn!(error = %e, "could not close the migration connection");
+    }
+    applied
+}
+
+async fn apply_locked(conn: &mut AnyConnection) -> Result<()> {
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    // `::text`: the Any driver cannot read PostgreSQL's `void`.
+    sqlx::query(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})::text"))
+        .execute(&mut *conn)
+        .await?;
+    apply(conn).await?;
+    sqlx::query(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn apply(conn: &mut AnyConnection) -> Result<()> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     for (version, statements) in MIGRATIONS {
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(*version)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *conn)
                 .await?;
         if applied.is_some() {
             continue;
@@ -185,7 +221,7 @@ pub(super) async fn run(pool: &AnyPool) -> Result<()> {
             version: *version,
             source,
         };
-        let mut tx = pool.begin().await.map_err(fail)?;
+        let mut tx = conn.begin().await.map_err(fail)?;
         for sql in *statements {
             sqlx::query(sql).execute(&mut *tx).await.map_err(fail)?;
         }

@@ -6,6 +6,10 @@
 //! `BIGINT`/`TEXT`, `ON CONFLICT`, `RETURNING`). Times are Unix milliseconds. The database is
 //! the arbiter of "did this already happen": unique keys on case keys, ticket ids and job
 //! dedupe keys.
+//!
+//! Several processes may share one PostgreSQL database (replicas behind a load balancer): jobs
+//! are claimed with `FOR UPDATE SKIP LOCKED`, migrations run under an advisory lock, and work
+//! and conversation changes are signalled to the other replicas with `NOTIFY` (`signals.rs`).
 
 mod cases;
 mod conversation;
@@ -14,12 +18,18 @@ mod jobs;
 mod migrations;
 mod ops;
 mod retention;
+mod signals;
 mod tickets;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
+use tokio::sync::Notify;
+
+use crate::config::DatabaseConfig;
+use signals::{Signals, Topic};
 
 pub use cases::{CaseRecord, NewCaseRecord};
 pub use conversation::{
@@ -47,14 +57,21 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// Woken when a message is recorded or a ticket's status or agent changes, so this
-    /// process's event streams see it at once (other replicas' streams poll the store).
-    changed: std::sync::Arc<tokio::sync::Notify>,
+    /// PostgreSQL (else SQLite): the engine decides how jobs are claimed.
+    postgres: bool,
+    /// Wakes job workers and event streams, in this process and (PostgreSQL) the others.
+    signals: Signals,
+    poll_interval: Duration,
 }
 
 impl Store {
-    /// Connects (creating a SQLite file if it does not exist) and applies pending migrations.
+    /// [`Store::connect_with`] the default settings.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, &DatabaseConfig::default()).await
+    }
+
+    /// Connects (creating a SQLite file if it does not exist) and applies pending migrations.
+    pub async fn connect_with(url: &str, settings: &DatabaseConfig) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let is_sqlite = url.starts_with("sqlite:");
         let url = if is_sqlite && !url.contains("mode=") {
@@ -62,38 +79,75 @@ impl Store {
         } else {
             url.to_owned()
         };
+        let timeout_ms = settings.statement_timeout.as_millis();
         let pool = AnyPoolOptions::new()
-            .max_connections(if is_sqlite { 4 } else { 10 })
+            .max_connections(
+                settings
+                    .max_connections
+                    .unwrap_or(if is_sqlite { 4 } else { 10 }),
+            )
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if is_sqlite {
                         // WAL lets readers run beside the writer; wait for locks instead of
                         // failing when two requests (or two processes) write at once.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute(&*format!("PRAGMA busy_timeout = {timeout_ms}"))
+                            .await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    } else {
+                        conn.execute(&*format!("SET statement_timeout = {timeout_ms}"))
+                            .await?;
                     }
                     Ok(())
                 })
             })
             .connect(&url)
             .await?;
-        let store = Self {
+        migrations::run(&pool, !is_sqlite).await?;
+        Ok(Self {
+            signals: if is_sqlite {
+                Signals::local()
+            } else {
+                Signals::shared(&pool)
+            },
             pool,
-            changed: std::sync::Arc::default(),
-        };
-        migrations::run(&store.pool).await?;
-        Ok(store)
+            postgres: !is_sqlite,
+            poll_interval: settings.poll_interval,
+        })
+    }
+
+    /// Wakes this process's idle workers at the other replicas' signals (PostgreSQL; nothing
+    /// to do on SQLite). `url` is the same database's.
+    pub async fn listen(&self, url: &str) {
+        if self.postgres {
+            self.signals.listen(url).await;
+        }
+    }
+
+    /// How often idle workers and event streams look at the store when nothing woke them.
+    pub fn poll_interval(&self) -> Duration {
+        self.poll_interval
     }
 
     /// What wakes at the next change of a conversation: create its `notified()` future before
     /// reading, so a change in between is not missed.
-    pub fn changes(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.changed.clone()
+    pub fn changes(&self) -> Arc<Notify> {
+        self.signals.waiters(Topic::Changes).clone()
     }
 
     fn notify_changed(&self) {
-        self.changed.notify_waiters();
+        self.signals.raise(Topic::Changes);
+    }
+
+    /// What wakes at the next job recorded for the workers (here or on another replica).
+    pub fn work(&self) -> Arc<Notify> {
+        self.signals.waiters(Topic::Jobs).clone()
+    }
+
+    /// Wakes idle workers, here and on the other replicas: a job was recorded.
+    pub fn wake_workers(&self) {
+        self.signals.raise(Topic::Jobs);
     }
 
     /// Whether the database answers.

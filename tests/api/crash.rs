@@ -5,13 +5,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde_json::Value;
-use ticket_bridge::secret::Secret;
-use ticket_bridge::usersig::UserSigner;
-use tokio::time::Instant;
-
 use crate::helpers::{
-    bridge_process, case, free_port, KillOnDrop, TempDb, Upstreams, IM_KEY, SDKAPPID,
+    bridge_process, free_port, open_case_until_done, KillOnDrop, TempDb, Upstreams,
 };
 
 const CLIENTS: usize = 16;
@@ -42,7 +37,13 @@ async fn every_case_survives_repeated_sigkills_exactly_once() {
 
     let base = format!("http://127.0.0.1:{port}");
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|i| tokio::spawn(customer(base.clone(), i)))
+        .map(|i| {
+            let bases = vec![base.clone()];
+            tokio::spawn(async move {
+                let pause = Duration::from_millis(80 + 10 * i as u64);
+                open_case_until_done(&bases, &format!("crash-{i}"), pause).await
+            })
+        })
         .collect();
 
     // Kill it again and again while the cases are under way.
@@ -106,41 +107,4 @@ async fn every_case_survives_repeated_sigkills_exactly_once() {
         assert_eq!(greetings, 1, "exactly one greeting in {}", group.group_id);
     }
     assert_eq!(up.im.groups().len(), CLIENTS);
-}
-
-/// Opens a case and retries with the same key until it is done; every TicketId it was told.
-async fn customer(base: String, i: usize) -> Vec<u64> {
-    let user = format!("crash-{i}");
-    let sig = UserSigner::new(SDKAPPID, Secret::new(IM_KEY)).generate(&user, 3600);
-    let http = reqwest::Client::new();
-    let give_up = Instant::now() + Duration::from_secs(90);
-    let mut ids = Vec::new();
-    loop {
-        assert!(
-            Instant::now() < give_up,
-            "client {i} never got a 200 (saw {ids:?})"
-        );
-        let sent = http
-            .post(format!("{base}/createticket"))
-            .header("Authorization", format!("UserSig {}", sig.expose()))
-            .header("Idempotency-Key", format!("case-of-{user}"))
-            .timeout(Duration::from_secs(5))
-            .json(&case(&user))
-            .send()
-            .await;
-        // A refused or cut connection is a crash in progress: retry.
-        if let Ok(resp) = sent {
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap_or_default();
-            match status {
-                200 | 202 => ids.push(body["TicketId"].as_u64().expect("TicketId")),
-                503 => {}
-                other => panic!("client {i}: unexpected {other}: {body}"),
-            }
-            if status == 200 {
-                return ids;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(80 + 10 * i as u64)).await;
-    }
 }

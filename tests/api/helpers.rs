@@ -714,6 +714,51 @@ pub async fn assert_clean_exit(mut process: KillOnDrop, port: u16) {
     );
 }
 
+/// `POST /createticket` at `base` for `user`, with its UserSig and the key `case-of-<user>`.
+pub async fn post_case_with_key(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+) -> reqwest::Result<reqwest::Response> {
+    let sig = UserSigner::new(SDKAPPID, Secret::new(IM_KEY)).generate(user, 3600);
+    http.post(format!("{base}/createticket"))
+        .header("Authorization", format!("UserSig {}", sig.expose()))
+        .header("Idempotency-Key", format!("case-of-{user}"))
+        .timeout(Duration::from_secs(5))
+        .json(&case(user))
+        .send()
+        .await
+}
+
+/// A customer opening a case and retrying with its key until `200`, after `pause`, at the next
+/// of `bases` each time (a refused or cut connection is a crash in progress, or a replica
+/// down); every TicketId it was told.
+pub async fn open_case_until_done(bases: &[String], user: &str, pause: Duration) -> Vec<u64> {
+    let http = reqwest::Client::new();
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
+    let mut ids = Vec::new();
+    for base in bases.iter().cycle() {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "{user} never got a 200 (saw {ids:?})"
+        );
+        if let Ok(resp) = post_case_with_key(&http, base, user).await {
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or_default();
+            match status {
+                200 | 202 => ids.push(body["TicketId"].as_u64().expect("TicketId")),
+                503 => {}
+                other => panic!("{user}: unexpected {other}: {body}"),
+            }
+            if status == 200 {
+                break;
+            }
+        }
+        tokio::time::sleep(pause).await;
+    }
+    ids
+}
+
 /// Waits until the bridge on `port` answers `/healthz`.
 pub async fn wait_ready(port: u16) {
     let http = reqwest::Client::new();

@@ -17,6 +17,7 @@ mod openapi;
 mod operations;
 mod postgres;
 mod regressions;
+mod replicas;
 mod retention;
 mod schemathesis;
 mod shutdown;
