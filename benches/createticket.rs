@@ -26,49 +26,67 @@ const CONCURRENCY: usize = 32;
 const BURST_CASES: usize = 1000;
 const BURST_RPM: u32 = 700;
 
-/// The upstream calls of one new customer's case, made directly: the floor.
-async fn baseline_case(zd: &ZendeskClient, im: &ImClient, i: usize) {
-    let user = format!("base-{i}");
-    let customer = zd
-        .create_user(&NewUser {
-            name: "Bench Customer".into(),
-            external_id: format!("tencent_im:{user}"),
-            email: Some(format!("{user}@example.com")),
-            role: "end-user".into(),
-            skip_verify_email: true,
-        })
-        .await
-        .expect("user");
-    let ticket = zd
-        .create_ticket(
-            &NewTicket {
-                subject: "Refund".into(),
-                comment: NewComment {
-                    body: "Order 42 arrived broken".into(),
-                    public: true,
-                    author_id: None,
-                },
-                requester: TicketRequester::Existing(customer.id),
-                submitter_id: Some(customer.id),
-                tags: vec!["tencent_im".into()],
-                external_id: Some(format!("base-case-{i}")),
-            },
-            Some(&format!("base-{i}")),
-        )
-        .await
-        .expect("ticket");
+fn new_user(user: &str) -> NewUser {
+    NewUser {
+        name: "Bench Customer".into(),
+        external_id: format!("tencent_im:{user}"),
+        email: Some(format!("{user}@example.com")),
+        role: "end-user".into(),
+        skip_verify_email: true,
+    }
+}
+
+fn new_ticket(customer: u64, case: &str) -> NewTicket {
+    NewTicket {
+        subject: "Refund".into(),
+        comment: NewComment {
+            body: "Order 42 arrived broken".into(),
+            public: true,
+            author_id: None,
+        },
+        requester: TicketRequester::Existing(customer),
+        submitter_id: Some(customer),
+        tags: vec!["tencent_im".into()],
+        external_id: Some(format!("base-case-{case}")),
+    }
+}
+
+/// What the client waits for, made directly: the customer's user unless `customer` is known,
+/// the ticket (the IM account imported meanwhile), the group. Returns the group id.
+async fn floor_case(
+    zd: &ZendeskClient,
+    im: &ImClient,
+    user: &str,
+    customer: Option<u64>,
+) -> String {
+    let ticket = async {
+        let customer = match customer {
+            Some(c) => c,
+            None => zd.create_user(&new_user(user)).await.expect("user").id,
+        };
+        zd.create_ticket(&new_ticket(customer, user), Some(user))
+            .await
+            .expect("ticket")
+    };
+    let (ticket, imported) = tokio::join!(ticket, im.account_import(user, None));
+    imported.expect("import");
     let group = format!("ZENDESK#{}", ticket.id);
-    im.account_import(&user, None).await.expect("import");
     im.create_group(&NewGroup {
         group_id: group.clone(),
         name: "Refund".into(),
         group_type: "Public".into(),
         apply_join_option: "FreeAccess".into(),
         introduction: Some(format!("Zendesk ticket #{}", ticket.id)),
-        members: vec![user],
+        members: vec![user.to_owned()],
     })
     .await
     .expect("group");
+    group
+}
+
+/// The upstream calls of one new customer's case, greeting included, made directly: the floor.
+async fn baseline_case(zd: &ZendeskClient, im: &ImClient, i: usize) {
+    let group = floor_case(zd, im, &format!("base-{i}"), None).await;
     im.send_group_msg(&TextMessage {
         group_id: group,
         from: None,
@@ -211,7 +229,8 @@ async fn burst() {
 
 /// Latency mode: every Zendesk and IM call takes `LATENCY` more, as across an ocean. A case's
 /// answer time is then about (sequential upstream round trips) × `LATENCY` + what the bridge
-/// adds; both are reported, for new and for returning customers.
+/// adds. Both are reported, for new and for returning customers; what the bridge adds is
+/// measured against the floor: the same critical path's calls made directly, in the same run.
 async fn latency() {
     const LATENCY: Duration = Duration::from_millis(50);
     const CASES: usize = 160;
@@ -228,29 +247,51 @@ async fn latency() {
         let (base, http) = (base.clone(), http.clone());
         async move { open_case(&http, &base, &user, &key).await }
     };
-    // The returning customers' first cases, without latency.
+    // The returning customers' first cases (and the floor's known users), without latency.
     let first = open.clone();
     drive(CASES, CLIENTS, move |i| {
         first(format!("back-{i}"), format!("first-{i}"))
     })
     .await;
+    let (zd, im) = clients(&up);
+    let mut known = Vec::with_capacity(CASES);
+    for i in 0..CASES {
+        known.push(
+            zd.create_user(&new_user(&format!("floor-back-{i}")))
+                .await
+                .expect("user")
+                .id,
+        );
+    }
+    let known = Arc::new(known);
     up.zendesk.faults().set_latency(LATENCY);
     up.im.faults().set_latency(LATENCY);
     let rtt = LATENCY.as_secs_f64() * 1000.0;
-    println!("| customers | p50 ms | p99 ms | sequential round trips | bridge adds p50 / p99 ms |");
+    println!("| customers | floor p50 / p99 ms | bridge p50 / p99 ms | sequential round trips | bridge adds p50 / p99 ms |");
     println!("|---|---:|---:|---:|---:|");
     for (who, prefix) in [("new", "new"), ("returning", "back")] {
+        let (zd, im, known) = (zd.clone(), im.clone(), known.clone());
+        let returning = prefix == "back";
+        let (floor, _) = drive(CASES, CLIENTS, move |i| {
+            let (zd, im, known) = (zd.clone(), im.clone(), known.clone());
+            async move {
+                let customer = returning.then(|| known[i]);
+                floor_case(&zd, &im, &format!("floor-{prefix}-{i}"), customer).await;
+            }
+        })
+        .await;
         let go = open.clone();
         let (lat, _) = drive(CASES, CLIENTS, move |i| {
             go(format!("{prefix}-{i}"), format!("second-{i}"))
         })
         .await;
+        let (f50, f99) = (pct(&floor, 0.5), pct(&floor, 0.99));
         let (p50, p99) = (pct(&lat, 0.5), pct(&lat, 0.99));
-        let trips = (p50 / rtt).floor();
         println!(
-            "| {who} | {p50:.1} | {p99:.1} | {trips:.0} | {:.1} / {:.1} |",
-            p50 - trips * rtt,
-            p99 - trips * rtt
+            "| {who} | {f50:.1} / {f99:.1} | {p50:.1} / {p99:.1} | {:.0} | {:.1} / {:.1} |",
+            (p50 / rtt).floor(),
+            p50 - f50,
+            p99 - f99
         );
     }
     println!();
@@ -330,10 +371,17 @@ fn main() {
         rt.block_on(instructions());
         return;
     }
+    // `BENCH_ONLY=latency` (or throughput, burst) runs that part alone.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
     rt.block_on(async {
-        throughput().await;
-        latency().await;
-        if std::env::var("BENCH_SKIP_BURST").is_err() {
+        if run("throughput") {
+            throughput().await;
+        }
+        if run("latency") {
+            latency().await;
+        }
+        if run("burst") && std::env::var("BENCH_SKIP_BURST").is_err() {
             burst().await;
         }
     });

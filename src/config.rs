@@ -122,7 +122,7 @@ pub struct Config {
 /// How the bridge uses its database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseConfig {
-    /// Connections in the pool; `None`: 4 on SQLite, 10 on PostgreSQL.
+    /// Connections in the pool; `None`: 1 on SQLite, 10 on PostgreSQL.
     pub max_connections: Option<u32>,
     /// The longest a statement may run on PostgreSQL (`statement_timeout`), or wait for the
     /// write lock on SQLite (`busy_timeout`).

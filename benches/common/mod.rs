@@ -104,6 +104,14 @@ impl Bridge {
         for (k, v) in extra {
             env.insert(k, (*v).to_owned());
         }
+        // `BENCH_BRIDGE_ENV="NAME=value NAME=value"`: settings to compare (pool sizes, say).
+        let compare = std::env::var("BENCH_BRIDGE_ENV").unwrap_or_default();
+        for (k, v) in compare
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+        {
+            env.insert(k.to_owned().leak(), v.to_owned());
+        }
         let mut argv: Vec<&str> = wrap.split_whitespace().collect();
         argv.push(env!("CARGO_BIN_EXE_ticket-bridge"));
         let child = Command::new(argv[0])
@@ -112,7 +120,11 @@ impl Bridge {
             .env_clear()
             .envs(&env)
             .current_dir(&dir)
-            .stdout(Stdio::null())
+            .stdout(if std::env::var("BENCH_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::null())
             .spawn()
             .expect("bridge starts");

@@ -80,11 +80,14 @@ impl Store {
             url.to_owned()
         };
         let timeout_ms = settings.statement_timeout.as_millis();
+        // SQLite runs one writer at a time, and a writer that finds the lock taken sleeps in
+        // SQLite's busy handler (1, 2, 5, 10… ms): one connection queues statements instead,
+        // and keeps its page cache (another connection's write would invalidate it).
         let pool = AnyPoolOptions::new()
             .max_connections(
                 settings
                     .max_connections
-                    .unwrap_or(if is_sqlite { 4 } else { 10 }),
+                    .unwrap_or(if is_sqlite { 1 } else { 10 }),
             )
             .after_connect(move |conn, _| {
                 Box::pin(async move {
