@@ -9,11 +9,13 @@ use tokio::sync::watch;
 
 use crate::bridge::assignment::AssignmentRules;
 use crate::bridge::conversation::ConversationRules;
+use crate::bridge::intake::CaseLimits;
 use crate::bridge::{Bridge, Greeting};
-use crate::config::{ClientAuth, Config};
-use crate::http::{self, AgentApi, AppState, ClientAuthCheck, ImCallbackAuth};
+use crate::config::{ClientAuth, Config, LimitsConfig};
+use crate::http::{self, AgentApi, AppState, ClientAuthCheck, Guard, ImCallbackAuth};
 use crate::im::ImClient;
 use crate::jobs::Jobs;
+use crate::limits::StreamSlots;
 use crate::store::{Store, StoreError};
 use crate::usersig::{AdminSig, UserSigner};
 use crate::zendesk::ZendeskClient;
@@ -108,6 +110,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: axum::Router,
+    limits: LimitsConfig,
     jobs: Jobs,
     job_workers: usize,
     shutdown_grace: Duration,
@@ -144,6 +147,12 @@ impl Application {
                     config.agent_session,
                     UserSigner::new(config.im.sdkappid, config.im.secret_key.clone()),
                     config.im.sdkappid,
+                    StreamSlots::new(config.limits.streams_per_agent),
+                ),
+                guard: Guard::new(&config.limits),
+                case_limits: CaseLimits::new(
+                    config.limits.cases_per_user_per_hour,
+                    config.limits.open_tickets_per_user,
                 ),
             },
             &config.cors_allowed_origins,
@@ -175,6 +184,7 @@ impl Application {
             listener,
             port,
             router,
+            limits: config.limits,
             jobs: parts.jobs,
             job_workers: config.job_workers,
             shutdown_grace: config.shutdown_grace,
@@ -204,9 +214,14 @@ impl Application {
             stopped,
             self.shutdown_grace,
         ));
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        http::serve::serve(
+            self.listener,
+            self.router,
+            self.limits.max_connections,
+            self.limits.header_timeout,
+            shutdown,
+        )
+        .await;
         let _ = stop.send(true);
         sweep.abort();
         if let Err(e) = workers.await {
@@ -214,7 +229,7 @@ impl Application {
         }
         // Jobs that requests were still running in the background finish or go back too.
         self.jobs.stop(self.shutdown_grace).await;
-        served
+        Ok(())
     }
 }
 

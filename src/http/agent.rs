@@ -31,6 +31,7 @@ use crate::agent::{jwt, AgentAuthError};
 use crate::bridge::assignment::AgentHint;
 use crate::bridge::BridgeError;
 use crate::ids::TicketId;
+use crate::limits::{StreamSlot, StreamSlots};
 use crate::secret::Secret;
 use crate::store::{now_ms, MessageRecord, MessageState, NewMessage, Origin, Role, TicketRecord};
 use crate::usersig::UserSigner;
@@ -57,6 +58,8 @@ pub struct AgentApi {
     pub session_ttl: Duration,
     pub signer: UserSigner,
     pub sdkappid: u64,
+    /// Open event streams per agent (`STREAMS_PER_AGENT`).
+    pub streams: StreamSlots,
 }
 
 impl AgentApi {
@@ -65,6 +68,7 @@ impl AgentApi {
         session_ttl: Duration,
         signer: UserSigner,
         sdkappid: u64,
+        streams: StreamSlots,
     ) -> Self {
         Self {
             keys: shared_secret.as_ref().map(SessionKeys::new),
@@ -72,6 +76,7 @@ impl AgentApi {
             session_ttl,
             signer,
             sdkappid,
+            streams,
         }
     }
 }
@@ -285,7 +290,7 @@ pub async fn post_message(
 ) -> Result<Response, ApiError> {
     let ticket = ticket_id(&id)?;
     let s = session(&app, &headers, ticket)?;
-    let body = body.map_err(|r| ApiError::InvalidJson(format!("could not read the body: {r}")))?;
+    let body = body?;
     require_json(&headers)?;
     let key = idempotency_key(&headers)?;
     let text = read_text(&body)?;
@@ -422,6 +427,11 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let ticket = ticket_id(&id)?;
     let (s, _) = agent_on(&app, &headers, ticket).await?;
+    let slot = app
+        .agent
+        .streams
+        .open(s.agent_id)
+        .map_err(ApiError::Limited)?;
     // Resume after the last event the client saw.
     let after = headers
         .get("last-event-id")
@@ -436,6 +446,7 @@ pub async fn events(
         after,
         seen: None,
         queue: VecDeque::new(),
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         feed.next_event()
@@ -458,6 +469,8 @@ struct Feed {
     /// The (assignee, status) last sent.
     seen: Option<(Option<u64>, String)>,
     queue: VecDeque<Event>,
+    /// Held while the stream lives (the client disconnecting drops it).
+    _slot: StreamSlot,
 }
 
 impl Feed {

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::{case_request, AppState, MAX_BODY_BYTES};
+use super::{case_request, AppState};
 use crate::bridge::intake::{self, Answer};
 use crate::ids::{GroupId, TicketId};
 
@@ -22,20 +22,19 @@ pub async fn create_ticket(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let presented = app.auth.presented(&headers)?;
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            }
-        } else {
-            ApiError::InvalidJson(format!("could not read the body: {r}"))
-        }
-    })?;
+    let body = body?;
     require_json(&headers)?;
     let key = idempotency_key(&headers)?;
     let case = case_request::parse(&body)?;
     app.auth.verify(presented, &case.user)?;
-    let answer = intake::submit(&app.jobs, &case, key.as_deref(), app.deadline).await?;
+    let answer = intake::submit(
+        &app.jobs,
+        &case,
+        key.as_deref(),
+        app.deadline,
+        &app.case_limits,
+    )
+    .await?;
     match answer {
         Answer::Done { ticket, reused } => Ok(accepted(StatusCode::OK, ticket, reused, None)),
         Answer::Pending { ticket, reused } => Ok(accepted(

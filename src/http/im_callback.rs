@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::error::ApiError;
 use super::AppState;
 use crate::ids::GroupId;
 use crate::im::callback::{self, CallbackQuery, AFTER_SEND_MSG};
@@ -38,14 +39,9 @@ pub async fn im_callback(
     }
     let body = match body {
         Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
-        }
         Err(r) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("could not read the body: {r}"),
-            )
+            let e = ApiError::from(r);
+            return refuse(e.status(), &e.to_string());
         }
     };
     let command = query.command.as_deref().unwrap_or_default();

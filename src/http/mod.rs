@@ -5,14 +5,17 @@ mod auth;
 pub mod case_request;
 mod create_ticket;
 pub mod error;
+pub mod guard;
 mod im_callback;
 mod request_id;
+pub mod serve;
 mod zendesk_webhook;
 
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method, Uri};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -23,8 +26,10 @@ use tower_http::trace::TraceLayer;
 pub use agent::AgentApi;
 pub use auth::ClientAuthCheck;
 use error::ApiError;
+pub use guard::Guard;
 pub use im_callback::ImCallbackAuth;
 
+use crate::bridge::intake::CaseLimits;
 use crate::config::CorsOrigins;
 use crate::jobs::Jobs;
 use crate::secret::Secret;
@@ -45,14 +50,18 @@ pub struct AppState {
     pub im_callback: ImCallbackAuth,
     /// The agents' sidebar API.
     pub agent: AgentApi,
+    /// Body deadline and requests per client address.
+    pub guard: Guard,
+    /// Cases and open tickets per user.
+    pub case_limits: CaseLimits,
 }
 
 /// All routes and the layers around them.
 pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
-    let router = Router::new()
+    // The routes any client can call are limited per client address; Zendesk's and IM's
+    // signed deliveries are not (an unsigned one is refused before anything is written).
+    let public = Router::new()
         .route("/createticket", post(create_ticket::create_ticket))
-        .route("/webhooks/zendesk", post(zendesk_webhook::zendesk_webhook))
-        .route("/callbacks/im", post(im_callback::im_callback))
         .route("/agent/session", post(agent::create_session))
         .route("/agent/usersig", get(agent::usersig))
         .route("/agent/tickets/{id}", get(agent::ticket))
@@ -62,10 +71,16 @@ pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
         )
         .route("/agent/tickets/{id}/take", post(agent::take))
         .route("/agent/tickets/{id}/events", get(agent::events))
+        .route_layer(from_fn_with_state(state.clone(), guard::per_client_ip));
+    let router = Router::new()
+        .merge(public)
+        .route("/webhooks/zendesk", post(zendesk_webhook::zendesk_webhook))
+        .route("/callbacks/im", post(im_callback::im_callback))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), guard::body_deadline))
         .with_state(state);
     let router = match cors_layer(cors) {
         Some(layer) => router.layer(layer),

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use super::{AppState, MAX_BODY_BYTES};
+use super::AppState;
 use crate::jobs::{mirror_comments_job, sync_ticket_job};
 use crate::store::{now_ms, InboundEvent};
 use crate::zendesk::webhook::{self, WebhookError, WebhookEvent};
@@ -28,15 +28,7 @@ pub async fn zendesk_webhook(
             "webhooks are refused: ZENDESK_WEBHOOK_SECRET is not set (see `ticket-bridge setup-zendesk`)".into(),
         )
     })?;
-    let body = body.map_err(|r| {
-        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            }
-        } else {
-            ApiError::InvalidJson(format!("could not read the body: {r}"))
-        }
-    })?;
+    let body = body?;
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     webhook::verify(
         secret,

@@ -172,6 +172,11 @@ impl Upstreams {
             ("IM_SECRET_KEY", IM_KEY.to_owned()),
             ("IM_ADMIN_USERID", ADMIN.to_owned()),
             ("IM_TIMEOUT_SECS", "2".to_owned()),
+            // Every test calls from one address and many open several cases per customer; the
+            // abuse limits are tested on their own (tests/api/limits.rs).
+            ("REQUESTS_PER_IP_PER_SEC", "0".to_owned()),
+            ("CASES_PER_USER_PER_HOUR", "0".to_owned()),
+            ("OPEN_TICKETS_PER_USER", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -11,6 +11,7 @@ mod exactly_once;
 mod helpers;
 mod http_basics;
 mod im_client;
+mod limits;
 mod logs;
 mod postgres;
 mod regressions;
