@@ -5,6 +5,7 @@
 //! `TOKEN`, `YOUR_SDKAPPID`, `YOUR_SECRET`, `ADMIN_USERID`) are accepted as fallbacks.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::ids::ImUserId;
@@ -117,6 +118,7 @@ pub struct Config {
     /// When set, `GET /metrics` asks for `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret>,
     pub retention: RetentionPolicy,
+    pub limits: LimitsConfig,
 }
 
 /// How the bridge uses its database.
@@ -140,6 +142,67 @@ impl Default for DatabaseConfig {
             statement_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(500),
         }
+    }
+}
+
+/// What one caller may make the bridge do (429 or 503 beyond). `None` = no limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// New cases one user may open in any hour (retries of a known `Idempotency-Key` are free).
+    pub cases_per_user_per_hour: Option<u32>,
+    /// Tickets one user may have open (not solved or closed) before a new case is refused.
+    pub open_tickets_per_user: Option<u32>,
+    /// Requests per second one client IP may make on the public routes (a second's worth at
+    /// once).
+    pub requests_per_ip_per_sec: Option<u32>,
+    /// Proxies whose `X-Forwarded-For` names the client; empty = the peer address is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a client has to send a request's headers (and how long an idle connection is
+    /// kept).
+    pub header_timeout: Duration,
+    /// How long a client has to send a request's body, from its headers on.
+    pub body_timeout: Duration,
+    /// Connections served at once; beyond it a new connection gets a 503 and is closed.
+    pub max_connections: usize,
+    /// Event streams one agent may hold open at once.
+    pub streams_per_agent: Option<u32>,
+}
+
+/// An IP address range: `10.0.0.0/8`, `fd00::/8`, or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `addr` or `addr/prefix`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (s.parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 client may reach a dual-stack listener as an IPv4-mapped IPv6 address.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let (net, ip, bits) = match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => (u32::from(n).into(), u32::from(i).into(), 32),
+            (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), 128),
+            _ => return false,
+        };
+        let mask = u128::MAX
+            .checked_shl(bits - u32::from(self.prefix))
+            .unwrap_or(0)
+            & (u128::MAX >> (128 - bits));
+        net & mask == ip & mask
     }
 }
 
@@ -259,6 +322,7 @@ impl Config {
         );
         let metrics_token = r.get(&["METRICS_TOKEN"]).map(Secret::new);
         let retention = r.retention();
+        let limits = r.limits();
 
         match (zendesk, im) {
             (Some(zendesk), Some(im)) if r.problems.is_empty() => Ok(Config {
@@ -283,6 +347,7 @@ impl Config {
                 shutdown_drain,
                 metrics_token,
                 retention,
+                limits,
             }),
             _ => Err(ConfigError {
                 problems: r.problems,
@@ -603,6 +668,42 @@ impl Reader<'_> {
         }
     }
 
+    /// A count limit: a whole number, 0 = no limit.
+    fn limit(&mut self, name: &str, default: u32) -> Option<u32> {
+        let n = self
+            .parse::<u32>(&[name], "a whole number (0 = no limit)")
+            .unwrap_or(default);
+        (n > 0).then_some(n)
+    }
+
+    fn limits(&mut self) -> LimitsConfig {
+        let mut trusted_proxies = Vec::new();
+        for p in self
+            .get(&["TRUSTED_PROXIES"])
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match IpNet::parse(p) {
+                Some(net) => trusted_proxies.push(net),
+                None => self.problem(format!(
+                    "TRUSTED_PROXIES entries must be IP addresses or ranges like 10.0.0.0/8, got `{p}`"
+                )),
+            }
+        }
+        LimitsConfig {
+            cases_per_user_per_hour: self.limit("CASES_PER_USER_PER_HOUR", 20),
+            open_tickets_per_user: self.limit("OPEN_TICKETS_PER_USER", 5),
+            requests_per_ip_per_sec: self.limit("REQUESTS_PER_IP_PER_SEC", 20),
+            trusted_proxies,
+            header_timeout: self.seconds("HEADER_TIMEOUT_SECS", 10),
+            body_timeout: self.seconds("BODY_TIMEOUT_SECS", 30),
+            max_connections: self.positive(&["MAX_CONNECTIONS"], 1024) as usize,
+            streams_per_agent: self.limit("STREAMS_PER_AGENT", 20),
+        }
+    }
+
     fn url(&mut self, name: &str, url: String) -> Option<String> {
         if url.starts_with("https://") || url.starts_with("http://") {
             Some(url.trim_end_matches('/').to_owned())
@@ -718,6 +819,14 @@ mod tests {
                 batch: 500,
             }
         );
+        assert_eq!(c.limits.cases_per_user_per_hour, Some(20));
+        assert_eq!(c.limits.open_tickets_per_user, Some(5));
+        assert_eq!(c.limits.requests_per_ip_per_sec, Some(20));
+        assert!(c.limits.trusted_proxies.is_empty());
+        assert_eq!(c.limits.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.limits.body_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.max_connections, 1024);
+        assert_eq!(c.limits.streams_per_agent, Some(20));
     }
 
     #[test]
@@ -769,6 +878,49 @@ mod tests {
             "DATABASE_POLL_MS",
         ] {
             assert!(err.to_string().contains(name), "{name} not in {err}");
+        }
+    }
+
+    #[test]
+    fn limits_can_be_lifted_and_proxies_trusted() {
+        let mut vars = MINIMAL.to_vec();
+        vars.extend([
+            ("CASES_PER_USER_PER_HOUR", "0"),
+            ("REQUESTS_PER_IP_PER_SEC", "0"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7, fd00::/8"),
+        ]);
+        let c = load(&vars).unwrap();
+        assert_eq!(c.limits.cases_per_user_per_hour, None);
+        assert_eq!(c.limits.requests_per_ip_per_sec, None);
+        let trusted = |ip: &str| {
+            let ip = ip.parse().unwrap();
+            c.limits.trusted_proxies.iter().any(|n| n.contains(ip))
+        };
+        assert!(trusted("10.200.3.4") && trusted("192.168.1.7") && trusted("fd12::1"));
+        assert!(trusted("::ffff:10.1.1.1"), "IPv4-mapped");
+        assert!(!trusted("192.168.1.8") && !trusted("11.0.0.1") && !trusted("fe80::1"));
+        assert_eq!(
+            IpNet::parse("0.0.0.0/0").map(|n| n.contains("8.8.8.8".parse().unwrap())),
+            Some(true)
+        );
+
+        let mut bad = MINIMAL.to_vec();
+        bad.extend([
+            ("TRUSTED_PROXIES", "10.0.0.0/33,proxy.local"),
+            ("MAX_CONNECTIONS", "0"),
+            ("HEADER_TIMEOUT_SECS", "x"),
+            ("STREAMS_PER_AGENT", "-1"),
+        ]);
+        let err = load(&bad).unwrap_err();
+        let text = err.to_string();
+        for name in [
+            "10.0.0.0/33",
+            "proxy.local",
+            "MAX_CONNECTIONS",
+            "HEADER_TIMEOUT_SECS",
+            "STREAMS_PER_AGENT",
+        ] {
+            assert!(text.contains(name), "{name} not in {text}");
         }
     }
 

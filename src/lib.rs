@@ -9,6 +9,7 @@ pub mod http;
 pub mod ids;
 pub mod im;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
 pub mod operator;
 pub mod ratelimit;

@@ -111,6 +111,11 @@ struct InboundLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DirectionLabels {
     direction: &'static str,
 }
@@ -125,6 +130,7 @@ struct Inner {
     failed: Family<KindLabels, Gauge>,
     failed_total: Family<KindLabels, Counter>,
     inbound: Family<InboundLabels, Counter>,
+    refused: Family<LimitLabels, Counter>,
     mirrored: Family<DirectionLabels, Counter>,
     agent_join: Histogram,
 }
@@ -199,6 +205,12 @@ impl Metrics {
                 "Zendesk webhook deliveries and IM callbacks, by source and what was done with them",
                 Family::default(),
             ),
+            refused: registered(
+                &mut r,
+                "limit_refusals",
+                "Requests and connections refused by an abuse limit (see README, Limits), by limit",
+                Family::default(),
+            ),
             mirrored: registered(
                 &mut r,
                 "messages_mirrored",
@@ -270,6 +282,16 @@ impl Metrics {
             .get_or_create(&InboundLabels {
                 source,
                 result: result.as_str(),
+            })
+            .inc();
+    }
+
+    /// A request or connection refused by an abuse limit.
+    pub fn refused(&self, limit: crate::limits::Limit) {
+        self.0
+            .refused
+            .get_or_create(&LimitLabels {
+                limit: limit.as_str(),
             })
             .inc();
     }

@@ -2,10 +2,12 @@
 //!
 //! A [`Pacer`] hands out send times at a steady rate (the generic cell rate algorithm): each
 //! caller reserves the next free slot, in the order they asked, with a small burst allowance.
-//! When the upstream says "slow down" (`Retry-After`) the pacer pauses everyone.
+//! When the upstream says "slow down" (`Retry-After`) the pacer pauses everyone. The same
+//! pacer, asked without waiting ([`Pacer::try_now`]), limits the bridge's own callers.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -64,24 +66,41 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Reserves the first free slot if it is not later than `deadline` (`None`: now);
+    /// otherwise reserves nothing and returns the wait it would have needed.
+    fn reserve(&self, deadline: Option<Instant>) -> Result<Instant, Duration> {
+        let mut st = self.lock();
+        let now = Instant::now();
+        let deadline = deadline.unwrap_or(now);
+        let at = st
+            .next
+            .checked_sub(st.tolerance)
+            .unwrap_or(now)
+            .max(now)
+            .max(st.paused_until);
+        if at > deadline {
+            return Err(at - now);
+        }
+        st.next = st.next.max(at) + st.interval;
+        Ok(at)
+    }
+
+    /// Takes a slot if one is free now; otherwise takes nothing and says how long until one is.
+    pub fn try_now(&self) -> Result<(), Duration> {
+        self.reserve(None).map(drop)
+    }
+
+    /// Nothing is reserved ahead: forgetting this pacer would change nothing.
+    fn is_idle(&self) -> bool {
+        let st = self.lock();
+        let now = Instant::now();
+        st.next <= now && st.paused_until <= now
+    }
+
     /// Waits for this call's slot. If the slot is later than `deadline`, nothing is reserved
     /// and the wait it would have needed is returned instead.
     pub async fn acquire(&self, deadline: Instant) -> Result<(), Duration> {
-        let at = {
-            let mut st = self.lock();
-            let now = Instant::now();
-            let at = st
-                .next
-                .checked_sub(st.tolerance)
-                .unwrap_or(now)
-                .max(now)
-                .max(st.paused_until);
-            if at > deadline {
-                return Err(at - now);
-            }
-            st.next = st.next.max(at) + st.interval;
-            at
-        };
+        let at = self.reserve(Some(deadline))?;
         tokio::time::sleep_until(at).await;
         // A pause that began while this call waited (a 429 meanwhile) holds it back too.
         loop {
@@ -132,28 +151,61 @@ fn minute_budget(per_minute: u32) -> (f64, u32) {
     (f64::from(per_minute - burst) / 60.0, burst)
 }
 
-/// One [`Pacer`] per key (IM limits each REST command separately).
+/// Keys tracked before idle pacers are forgotten (see [`KeyedPacer::get`]).
+const PRUNE_FLOOR: usize = 1024;
+
+/// One [`Pacer`] per key (IM limits each REST command separately; the bridge limits each
+/// client address).
 #[derive(Debug)]
-pub struct KeyedPacer {
+pub struct KeyedPacer<K = &'static str> {
     per_second: f64,
     burst: u32,
-    pacers: Mutex<HashMap<&'static str, std::sync::Arc<Pacer>>>,
+    pacers: Mutex<Pacers<K>>,
 }
 
-impl KeyedPacer {
+#[derive(Debug)]
+struct Pacers<K> {
+    map: HashMap<K, Arc<Pacer>>,
+    /// Size at which idle pacers are forgotten next.
+    prune_at: usize,
+}
+
+impl<K: Hash + Eq> KeyedPacer<K> {
     pub fn new(per_second: f64, burst: u32) -> Self {
         Self {
             per_second,
             burst,
-            pacers: Mutex::new(HashMap::new()),
+            pacers: Mutex::new(Pacers {
+                map: HashMap::new(),
+                prune_at: PRUNE_FLOOR,
+            }),
         }
     }
 
-    pub fn get(&self, key: &'static str) -> std::sync::Arc<Pacer> {
-        let mut map = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(key)
-            .or_insert_with(|| std::sync::Arc::new(Pacer::new(self.per_second, self.burst)))
+    /// The key's pacer. Keys can be many (client addresses), so once the map has grown, pacers
+    /// that nobody holds and that have nothing reserved are forgotten: a new one for the same
+    /// key behaves the same.
+    pub fn get(&self, key: K) -> Arc<Pacer> {
+        let mut p = self.pacers.lock().unwrap_or_else(|e| e.into_inner());
+        if p.map.len() >= p.prune_at {
+            p.map
+                .retain(|_, pacer| Arc::strong_count(pacer) > 1 || !pacer.is_idle());
+            p.prune_at = (p.map.len() * 2).max(PRUNE_FLOOR);
+        }
+        p.map
+            .entry(key)
+            .or_insert_with(|| Arc::new(Pacer::new(self.per_second, self.burst)))
             .clone()
+    }
+
+    /// How many keys are tracked.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.pacers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .len()
     }
 }
 
@@ -210,6 +262,32 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn try_now_refuses_beyond_the_burst_and_recovers() {
+        let pacer = Pacer::new(2.0, 2);
+        assert_eq!(pacer.try_now(), Ok(()));
+        assert_eq!(pacer.try_now(), Ok(()));
+        assert_eq!(pacer.try_now(), Err(Duration::from_millis(500)));
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(pacer.try_now(), Ok(()));
+        assert_eq!(pacer.try_now(), Err(Duration::from_millis(500)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_keys_are_forgotten_busy_ones_kept() {
+        let pacers = KeyedPacer::<u32>::new(1.0, 1);
+        pacers.get(0).try_now().unwrap(); // reserved a second ahead: not idle
+        let held = pacers.get(1); // held by someone
+        for k in 2..PRUNE_FLOOR as u32 {
+            pacers.get(k);
+        }
+        tokio::time::advance(Duration::from_millis(10)).await;
+        pacers.get(u32::MAX); // the map is full: prune
+        assert_eq!(pacers.len(), 3, "0 (busy), 1 (held) and the new key");
+        assert_eq!(pacers.get(0).try_now(), Err(Duration::from_millis(990)));
+        drop(held);
     }
 
     #[tokio::test(start_paused = true)]

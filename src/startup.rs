@@ -9,11 +9,13 @@ use tokio::sync::watch;
 
 use crate::bridge::assignment::AssignmentRules;
 use crate::bridge::conversation::ConversationRules;
+use crate::bridge::intake::CaseLimits;
 use crate::bridge::{Bridge, CaseWaiters, Greeting};
-use crate::config::{ClientAuth, Config};
-use crate::http::{self, AgentApi, AppState, ClientAuthCheck, Draining, ImCallbackAuth};
+use crate::config::{ClientAuth, Config, LimitsConfig};
+use crate::http::{self, AgentApi, AppState, ClientAuthCheck, Draining, Guard, ImCallbackAuth};
 use crate::im::ImClient;
 use crate::jobs::Jobs;
+use crate::limits::StreamSlots;
 use crate::metrics::Metrics;
 use crate::retention::{self, RetentionPolicy};
 use crate::store::{Store, StoreError};
@@ -118,6 +120,8 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: axum::Router,
+    limits: LimitsConfig,
+    metrics: Metrics,
     jobs: Jobs,
     job_workers: usize,
     shutdown_grace: Duration,
@@ -163,6 +167,12 @@ impl Application {
                     config.agent_session,
                     UserSigner::new(config.im.sdkappid, config.im.secret_key.clone()),
                     config.im.sdkappid,
+                    StreamSlots::new(config.limits.streams_per_agent),
+                ),
+                guard: Guard::new(&config.limits),
+                case_limits: CaseLimits::new(
+                    config.limits.cases_per_user_per_hour,
+                    config.limits.open_tickets_per_user,
                 ),
             },
             &config.cors_allowed_origins,
@@ -194,6 +204,8 @@ impl Application {
             listener,
             port,
             router,
+            limits: config.limits,
+            metrics: parts.metrics,
             jobs: parts.jobs,
             job_workers: config.job_workers,
             shutdown_grace: config.shutdown_grace,
@@ -244,9 +256,15 @@ impl Application {
                 tokio::time::sleep(drain).await;
             }
         };
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(drained)
-            .await;
+        http::serve::serve(
+            self.listener,
+            self.router,
+            self.limits.max_connections,
+            self.limits.header_timeout,
+            self.metrics,
+            drained,
+        )
+        .await;
         let _ = stop.send(true);
         sweep.abort();
         pruning.abort();
@@ -255,7 +273,7 @@ impl Application {
         }
         // Jobs that requests were still running in the background finish or go back too.
         self.jobs.stop(self.shutdown_grace).await;
-        served
+        Ok(())
     }
 }
 

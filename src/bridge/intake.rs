@@ -8,15 +8,20 @@
 //! - Deadline reached, or an upstream failed for now: the job goes on in the background;
 //!   the answer says how far it got ([`Answer::Pending`] with the ids once the ticket exists,
 //!   [`Answer::Unavailable`] before).
+//! - A new case over the user's limits (cases per hour, open tickets): refused before anything
+//!   is recorded. A retry of a recorded key is never counted nor refused.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::{BridgeError, NewCase};
-use crate::ids::TicketId;
+use crate::ids::{ImUserId, TicketId};
 use crate::jobs::{open_case_key, Jobs, Outcome};
-use crate::store::{new_id, CaseRecord, JobStatus, NewCaseRecord, StoreError};
+use crate::limits::{Limit, Refusal};
+use crate::store::{new_id, now_ms, CaseRecord, JobStatus, NewCaseRecord, StoreError};
 
 /// What to tell the client when no upstream says more.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -44,8 +49,70 @@ pub enum Answer {
 pub enum IntakeError {
     #[error("this Idempotency-Key was already used for a different request")]
     KeyConflict,
+    #[error("refused by the limit {}", .0.limit.as_str())]
+    Limited(Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The window of `CASES_PER_USER_PER_HOUR`.
+const HOUR_MS: i64 = 3_600_000;
+/// What a user at `OPEN_TICKETS_PER_USER` is told to wait (a ticket is solved when it is).
+const OPEN_TICKETS_RETRY: Duration = Duration::from_secs(60);
+
+/// How many cases one user may open (`LimitsConfig`).
+#[derive(Debug, Clone)]
+pub struct CaseLimits {
+    pub per_hour: Option<u32>,
+    pub open_tickets: Option<u32>,
+    /// One check-and-record at a time per user, so that concurrent requests cannot all pass
+    /// the check before any is recorded (within this process).
+    users: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl CaseLimits {
+    pub fn new(per_hour: Option<u32>, open_tickets: Option<u32>) -> Self {
+        Self {
+            per_hour,
+            open_tickets,
+            users: Arc::default(),
+        }
+    }
+
+    fn user_lock(&self, user: &ImUserId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the locks nobody holds, so the map stays as small as the requests in flight.
+        users.retain(|_, lock| Arc::strong_count(lock) > 1);
+        users.entry(user.as_str().to_owned()).or_default().clone()
+    }
+
+    /// Refuses a new case of `case.user` over a limit.
+    async fn check(&self, jobs: &Jobs, case: &NewCase) -> Result<(), IntakeError> {
+        let store = jobs.store();
+        if let Some(max) = self.per_hour {
+            let now = now_ms();
+            let times = store.case_times_since(&case.user, now - HOUR_MS).await?;
+            if times.len() >= max as usize {
+                // Free again once enough of them have left the hour.
+                let frees_at = times[times.len() - max as usize] + HOUR_MS;
+                let wait = Duration::from_millis((frees_at - now).max(1000) as u64);
+                return Err(IntakeError::Limited(Refusal::new(
+                    Limit::CasesPerUser,
+                    wait,
+                )));
+            }
+        }
+        // A case that may reuse an open ticket opens none.
+        if let (Some(max), false) = (self.open_tickets, case.reuse) {
+            if store.open_tickets_of(&case.user).await?.len() >= max as usize {
+                return Err(IntakeError::Limited(Refusal::new(
+                    Limit::OpenTickets,
+                    OPEN_TICKETS_RETRY,
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Records `case` (or finds the one already recorded under `key`) and drives it for at most
@@ -56,6 +123,7 @@ pub async fn submit(
     case: &NewCase,
     key: Option<&str>,
     deadline: Duration,
+    limits: &CaseLimits,
 ) -> Result<Answer, IntakeError> {
     let until = Instant::now() + deadline;
     let fingerprint = case.fingerprint();
@@ -71,10 +139,27 @@ pub async fn submit(
         })?,
     };
     let store = jobs.store();
-    let job = match store
+    let limited = limits.per_hour.is_some() || limits.open_tickets.is_some();
+    let lock = limited.then(|| limits.user_lock(&case.user));
+    let held = match &lock {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    };
+    if limited {
+        // A retry of a recorded key is answered from its case, never refused.
+        let replay = match key {
+            Some(key) => store.case_by_key(&case.user, key).await?.is_some(),
+            None => false,
+        };
+        if !replay {
+            limits.check(jobs, case).await?;
+        }
+    }
+    let inserted = store
         .insert_case(&record, &jobs.claimed_open_case_job(&case_id))
-        .await?
-    {
+        .await?;
+    drop(held);
+    let job = match inserted {
         Ok((new, job)) => {
             tracing::Span::current().record("case_id", new.case_id.as_str());
             job

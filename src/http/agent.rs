@@ -31,6 +31,7 @@ use crate::agent::{jwt, AgentAuthError};
 use crate::bridge::assignment::AgentHint;
 use crate::bridge::BridgeError;
 use crate::ids::TicketId;
+use crate::limits::{StreamSlot, StreamSlots};
 use crate::secret::Secret;
 use crate::store::{now_ms, MessageRecord, MessageState, NewMessage, Origin, Role, TicketRecord};
 use crate::usersig::UserSigner;
@@ -54,6 +55,8 @@ pub struct AgentApi {
     pub session_ttl: Duration,
     pub signer: UserSigner,
     pub sdkappid: u64,
+    /// Open event streams per agent (`STREAMS_PER_AGENT`).
+    pub streams: StreamSlots,
 }
 
 impl AgentApi {
@@ -62,6 +65,7 @@ impl AgentApi {
         session_ttl: Duration,
         signer: UserSigner,
         sdkappid: u64,
+        streams: StreamSlots,
     ) -> Self {
         Self {
             keys: shared_secret.as_ref().map(SessionKeys::new),
@@ -69,6 +73,7 @@ impl AgentApi {
             session_ttl,
             signer,
             sdkappid,
+            streams,
         }
     }
 }
@@ -430,6 +435,11 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let ticket = ticket_id(&id)?;
     let (s, _) = agent_on(&app, &headers, ticket).await?;
+    let slot = app
+        .agent
+        .streams
+        .open(s.agent_id)
+        .map_err(ApiError::Limited)?;
     // Resume after the last event the client saw.
     let after = headers
         .get("last-event-id")
@@ -444,6 +454,7 @@ pub async fn events(
         after,
         seen: None,
         queue: VecDeque::new(),
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         feed.next_event()
@@ -472,6 +483,8 @@ struct Feed {
     /// The (assignee, status) last sent.
     seen: Option<(Option<u64>, String)>,
     queue: VecDeque<Event>,
+    /// Held while the stream lives (the client disconnecting drops it).
+    _slot: StreamSlot,
 }
 
 impl Feed {

@@ -27,7 +27,14 @@ pub async fn create_ticket(
     let key = idempotency_key(&headers)?;
     let case = case_request::parse(&body)?;
     app.auth.verify(presented, &case.user)?;
-    let answer = intake::submit(&app.jobs, &case, key.as_deref(), app.deadline).await?;
+    let answer = intake::submit(
+        &app.jobs,
+        &case,
+        key.as_deref(),
+        app.deadline,
+        &app.case_limits,
+    )
+    .await?;
     match answer {
         Answer::Done { ticket, reused } => Ok(accepted(StatusCode::OK, ticket, reused, None)),
         Answer::Pending { ticket, reused } => Ok(accepted(

@@ -10,11 +10,13 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
+use super::MAX_BODY_BYTES;
 use crate::bridge::intake::IntakeError;
 use crate::bridge::BridgeError;
 use crate::ids::{GroupId, TicketId};
+use crate::limits::{Limit, Refusal};
 use crate::zendesk::ZendeskError;
 
 /// How long a client should wait before retrying when an upstream is down and says nothing.
@@ -60,8 +62,63 @@ pub enum ApiError {
         message: String,
         retryable: bool,
     },
+    /// A limit refused the request (see `crate::limits`).
+    #[error("{}", refusal_message(.0))]
+    Limited(Refusal),
     #[error("internal error")]
     Internal,
+}
+
+fn refusal_message(r: &Refusal) -> String {
+    let secs = retry_secs(r.retry_after);
+    match r.limit {
+        Limit::RequestsPerIp => {
+            format!("too many requests from this address; retry in {secs} s")
+        }
+        Limit::CasesPerUser => {
+            format!("this user opened too many cases in the last hour; retry in {secs} s")
+        }
+        Limit::OpenTickets => "this user has too many open tickets: continue in one of them \
+             (send `\"reuse\": true`) or wait until one is solved"
+            .into(),
+        Limit::StreamsPerAgent => {
+            "this agent has too many event streams open; close one (or wait for it to end)".into()
+        }
+        Limit::Connections => {
+            format!("the server is at its connection limit; retry in {secs} s")
+        }
+        Limit::HeaderTimeout | Limit::BodyTimeout => {
+            "the request was not received in time; send it again".into()
+        }
+    }
+}
+
+/// Whole seconds, at least one, as `Retry-After` says them.
+fn retry_secs(d: Duration) -> u64 {
+    d.as_secs_f64().ceil().max(1.0) as u64
+}
+
+impl From<BytesRejection> for ApiError {
+    /// A body that could not be read: too large, too slow, or broken off.
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            };
+        }
+        let mut cause: Option<&dyn std::error::Error> = Some(&r);
+        while let Some(e) = cause {
+            if e.is::<super::guard::BodyTimedOut>() {
+                // Recorded where the deadline passed (`guard`), not again here.
+                return ApiError::Limited(Refusal {
+                    limit: Limit::BodyTimeout,
+                    retry_after: Duration::ZERO,
+                });
+            }
+            cause = e.source();
+        }
+        ApiError::InvalidJson(format!("could not read the body: {r}"))
+    }
 }
 
 impl ApiError {
@@ -81,6 +138,22 @@ impl ApiError {
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 40501, "method_not_allowed"),
             PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, 41301, "payload_too_large"),
             ZendeskRejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42201, "zendesk_rejected"),
+            Limited(r) => match r.limit {
+                Limit::RequestsPerIp => (StatusCode::TOO_MANY_REQUESTS, 42901, "too_many_requests"),
+                Limit::CasesPerUser => (StatusCode::TOO_MANY_REQUESTS, 42902, "too_many_cases"),
+                Limit::OpenTickets => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    42903,
+                    "too_many_open_tickets",
+                ),
+                Limit::StreamsPerAgent => {
+                    (StatusCode::TOO_MANY_REQUESTS, 42904, "too_many_streams")
+                }
+                Limit::Connections => (StatusCode::SERVICE_UNAVAILABLE, 50303, "overloaded"),
+                Limit::HeaderTimeout | Limit::BodyTimeout => {
+                    (StatusCode::REQUEST_TIMEOUT, 40801, "request_timeout")
+                }
+            },
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, 50001, "internal_error"),
             ZendeskFailed(_) => (StatusCode::BAD_GATEWAY, 50201, "zendesk_error"),
             Im {
@@ -98,9 +171,14 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, name) = self.parts();
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let (_, code, name) = self.parts();
         let message = self.to_string();
         let mut body = json!({
             "ActionStatus": "FAIL",
@@ -113,34 +191,41 @@ impl IntoResponse for ApiError {
             body["TicketId"] = json!(ticket.0);
             body["GroupId"] = json!(GroupId::for_ticket(*ticket).as_str());
         }
-        let mut resp = (status, Json(body)).into_response();
-        let retry_after = match &self {
+        body
+    }
+
+    /// Whole seconds for `Retry-After`, when the caller should retry later.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
             ApiError::ZendeskUnavailable { retry_after, .. } => Some(*retry_after),
             ApiError::Im {
                 retryable: true, ..
             } => Some(DEFAULT_RETRY_AFTER),
+            ApiError::Limited(r) if !r.retry_after.is_zero() => Some(r.retry_after),
             _ => None,
-        };
-        if let Some(d) = retry_after {
-            let secs = d.as_secs_f64().ceil().max(1.0) as u64;
+        }
+        .map(retry_secs)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status(), Json(self.body())).into_response();
+        if let ApiError::Limited(r) = &self {
+            // Counted in the metrics by the request-counting layer, which has them.
+            resp.extensions_mut().insert(r.limit);
+        }
+        if let Some(secs) = self.retry_after_secs() {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
-        resp
-    }
-}
-
-/// A body that could not be read: too large (413), or cut off.
-impl From<BytesRejection> for ApiError {
-    fn from(r: BytesRejection) -> Self {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: super::MAX_BODY_BYTES,
-            }
-        } else {
-            ApiError::InvalidJson(format!("could not read the body: {r}"))
+        if matches!(self, ApiError::Limited(r) if r.limit == Limit::BodyTimeout) {
+            // The rest of the body may still be on its way: do not read it, close.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        resp
     }
 }
 
@@ -148,6 +233,7 @@ impl From<IntakeError> for ApiError {
     fn from(e: IntakeError) -> Self {
         match e {
             IntakeError::KeyConflict => ApiError::IdempotencyConflict,
+            IntakeError::Limited(r) => ApiError::Limited(r),
             IntakeError::Store(s) => BridgeError::Store(s).into(),
         }
     }

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::error::ApiError;
 use super::AppState;
 use crate::ids::GroupId;
 use crate::im::callback::{self, CallbackBody, CallbackQuery, AFTER_SEND_MSG};
@@ -50,14 +51,9 @@ async fn handle(
     }
     let body = match body {
         Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return refused(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
-        }
         Err(r) => {
-            return refused(
-                StatusCode::BAD_REQUEST,
-                &format!("could not read the body: {r}"),
-            )
+            let e = ApiError::from(r);
+            return refused(e.status(), &e.to_string());
         }
     };
     let msg = match callback::parse_body(&body) {

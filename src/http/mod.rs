@@ -6,15 +6,18 @@ mod auth;
 pub mod case_request;
 mod create_ticket;
 pub mod error;
+pub mod guard;
 mod im_callback;
 mod operations;
 mod request_id;
+pub mod serve;
 mod zendesk_webhook;
 
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method, Uri};
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -25,9 +28,11 @@ use tower_http::trace::TraceLayer;
 pub use agent::AgentApi;
 pub use auth::ClientAuthCheck;
 use error::ApiError;
+pub use guard::Guard;
 pub use im_callback::ImCallbackAuth;
 pub use operations::Draining;
 
+use crate::bridge::intake::CaseLimits;
 use crate::config::CorsOrigins;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
@@ -54,37 +59,55 @@ pub struct AppState {
     pub im_callback: ImCallbackAuth,
     /// The agents' sidebar API.
     pub agent: AgentApi,
+    /// Body deadline and requests per client address.
+    pub guard: Guard,
+    /// Cases and open tickets per user.
+    pub case_limits: CaseLimits,
 }
 
 /// Declares every route once: [`ROUTES`] lists them (the contract test compares it with
-/// `openapi.yaml`) and `served` adds them to the router. A route added anywhere else would
-/// escape that check.
+/// `openapi.yaml`), `public_routes` and `other_routes` add them to the router. A route added
+/// anywhere else would escape that check.
 macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path,)*) => {
+    (
+        public { $($pm:ident $pp:literal => $ph:path,)* }
+        other { $($om:ident $op:literal => $oh:path,)* }
+    ) => {
         /// Every `(method, path)` the bridge serves, in axum's path syntax.
-        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+        pub const ROUTES: &[(&str, &str)] =
+            &[$((stringify!($pm), $pp),)* $((stringify!($om), $op),)*];
 
-        fn served(router: Router<AppState>) -> Router<AppState> {
-            router$(.route($path, axum::routing::$method($handler)))*
+        /// The routes any client can call.
+        fn public_routes(router: Router<AppState>) -> Router<AppState> {
+            router$(.route($pp, axum::routing::$pm($ph)))*
+        }
+
+        /// Zendesk's and IM's signed deliveries, and the operations routes.
+        fn other_routes(router: Router<AppState>) -> Router<AppState> {
+            router$(.route($op, axum::routing::$om($oh)))*
         }
     };
 }
 
 routes! {
-    post "/createticket" => create_ticket::create_ticket,
-    post "/webhooks/zendesk" => zendesk_webhook::zendesk_webhook,
-    post "/callbacks/im" => im_callback::im_callback,
-    post "/agent/session" => agent::create_session,
-    get "/agent/usersig" => agent::usersig,
-    get "/agent/tickets/{id}" => agent::ticket,
-    get "/agent/tickets/{id}/messages" => agent::messages,
-    post "/agent/tickets/{id}/messages" => agent::post_message,
-    post "/agent/tickets/{id}/take" => agent::take,
-    get "/agent/tickets/{id}/events" => agent::events,
-    get "/healthz" => healthz,
-    get "/readyz" => operations::readyz,
-    get "/metrics" => operations::metrics,
-    get "/openapi.yaml" => openapi,
+    public {
+        post "/createticket" => create_ticket::create_ticket,
+        post "/agent/session" => agent::create_session,
+        get "/agent/usersig" => agent::usersig,
+        get "/agent/tickets/{id}" => agent::ticket,
+        get "/agent/tickets/{id}/messages" => agent::messages,
+        post "/agent/tickets/{id}/messages" => agent::post_message,
+        post "/agent/tickets/{id}/take" => agent::take,
+        get "/agent/tickets/{id}/events" => agent::events,
+    }
+    other {
+        post "/webhooks/zendesk" => zendesk_webhook::zendesk_webhook,
+        post "/callbacks/im" => im_callback::im_callback,
+        get "/healthz" => healthz,
+        get "/readyz" => operations::readyz,
+        get "/metrics" => operations::metrics,
+        get "/openapi.yaml" => openapi,
+    }
 }
 
 /// The API contract, as built into the binary.
@@ -92,11 +115,17 @@ pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
 /// All routes and the layers around them.
 pub fn router(state: AppState, cors: &CorsOrigins) -> Router {
-    let router = served(Router::new())
+    // The routes any client can call are limited per client address (the layer covers only
+    // the routes added before it); Zendesk's and IM's signed deliveries are not (an unsigned
+    // one is refused before anything is written), nor the operations routes.
+    let public = public_routes(Router::new())
+        .route_layer(from_fn_with_state(state.clone(), guard::per_client_ip));
+    let router = other_routes(public)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(from_fn_with_state(state.clone(), guard::body_deadline))
+        .layer(from_fn_with_state(
             state.metrics.clone(),
             operations::count_requests,
         ))

@@ -101,5 +101,8 @@ pub async fn count_requests(State(metrics): State<Metrics>, req: Request, next: 
         .to_owned();
     let resp = next.run(req).await;
     metrics.request(&method, &route, resp.status().as_u16());
+    if let Some(limit) = resp.extensions().get::<crate::limits::Limit>() {
+        metrics.refused(*limit);
+    }
     resp
 }

@@ -116,6 +116,18 @@ impl Store {
         row.map(|r| case_from_row(&r)).transpose()
     }
 
+    /// When each of the user's cases recorded after `since` (ms) was, oldest first.
+    pub async fn case_times_since(&self, user: &ImUserId, since: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT created_at FROM cases WHERE user_id = $1 AND created_at > $2
+             ORDER BY created_at",
+        )
+        .bind(user.as_str().to_owned())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Records that a ticket create is about to be sent for the case (first time only).
     pub async fn mark_create_started(&self, case_id: &str) -> Result<()> {
         sqlx::query(

@@ -12,12 +12,20 @@ use crate::helpers::*;
 const ZAF_SECRET: &str = "test-zaf-shared-secret-1f0e3dad99908345";
 
 async fn agent_app() -> (TestApp, u64) {
+    agent_app_with(|_| {}).await
+}
+
+/// An app with the sidebar's secret and CORS set, and a case opened by alice; its ticket.
+pub async fn agent_app_with(
+    customize: impl FnOnce(&mut std::collections::HashMap<String, String>),
+) -> (TestApp, u64) {
     let app = spawn_conversation_app(|env| {
         env.insert("ZAF_SHARED_SECRET".into(), ZAF_SECRET.into());
         env.insert(
             "CORS_ALLOWED_ORIGINS".into(),
             "https://acme.zendesk.com".into(),
         );
+        customize(env);
     })
     .await;
     let ticket = app.open_case("alice").await;
@@ -41,14 +49,14 @@ async fn post_session(app: &TestApp, token: &str) -> reqwest::Response {
 }
 
 /// A session token for `agent` on `ticket`.
-async fn session(app: &TestApp, ticket: u64, agent: u64) -> String {
+pub async fn session(app: &TestApp, ticket: u64, agent: u64) -> String {
     let resp = post_session(app, &proxy_jwt(ticket, agent, |_| {})).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.expect("JSON");
     body["token"].as_str().expect("token").to_owned()
 }
 
-fn get(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
+pub fn get(app: &TestApp, path: &str, token: &str) -> reqwest::RequestBuilder {
     with_token(app.http.get(format!("{}{path}", app.address)), token)
 }
 

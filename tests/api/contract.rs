@@ -21,6 +21,7 @@ use ticket_bridge::agent::jwt;
 use ticket_bridge::http::error::ApiError;
 use ticket_bridge::http::{OPENAPI_YAML, ROUTES};
 use ticket_bridge::ids::TicketId;
+use ticket_bridge::limits::{Limit, Refusal};
 use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 use ticket_bridge::secret::Secret;
 
@@ -31,7 +32,7 @@ pub const ZAF_SECRET: &str = "test-zaf-shared-secret-a87ff679a2f3e71d";
 
 /// Every `ApiError`, one of each kind.
 fn every_api_error() -> Vec<ApiError> {
-    let all = vec![
+    let mut all = vec![
         ApiError::InvalidJson(String::new()),
         ApiError::InvalidContentType(String::new()),
         ApiError::InvalidField(String::new()),
@@ -61,6 +62,23 @@ fn every_api_error() -> Vec<ApiError> {
         },
         ApiError::Internal,
     ];
+    // Every limit's refusal (HeaderTimeout shares BodyTimeout's answer).
+    all.extend(
+        [
+            Limit::RequestsPerIp,
+            Limit::CasesPerUser,
+            Limit::OpenTickets,
+            Limit::StreamsPerAgent,
+            Limit::Connections,
+            Limit::BodyTimeout,
+        ]
+        .map(|limit| {
+            ApiError::Limited(Refusal {
+                limit,
+                retry_after: Duration::from_secs(1),
+            })
+        }),
+    );
     // A new variant does not compile here until it is in the list above too.
     for e in &all {
         match e {
@@ -79,6 +97,7 @@ fn every_api_error() -> Vec<ApiError> {
             | ApiError::ZendeskRejected(_)
             | ApiError::ZendeskFailed(_)
             | ApiError::Im { .. }
+            | ApiError::Limited(_)
             | ApiError::Internal => {}
         }
     }
@@ -118,7 +137,7 @@ fn routes_outside_the_table() -> Vec<String> {
             ]
             .iter()
             .any(|call| line.contains(call));
-            if adds && !line.contains(".route($path") {
+            if adds && !line.contains(".route($") {
                 found.push(format!("  {}:{}: {}", path.display(), n + 1, line.trim()));
             }
         }

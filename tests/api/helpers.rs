@@ -182,6 +182,11 @@ impl Upstreams {
             ("IM_SECRET_KEY", IM_KEY.to_owned()),
             ("IM_ADMIN_USERID", ADMIN.to_owned()),
             ("IM_TIMEOUT_SECS", "2".to_owned()),
+            // Every test calls from one address and many open several cases per customer; the
+            // abuse limits are tested on their own (tests/api/limits.rs).
+            ("REQUESTS_PER_IP_PER_SEC", "0".to_owned()),
+            ("CASES_PER_USER_PER_HOUR", "0".to_owned()),
+            ("OPEN_TICKETS_PER_USER", "0".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -826,4 +831,34 @@ pub fn ticket_made_but_answered_late() -> ticket_bridge::sandbox::faults::FaultR
         Fault::SlowResponse(Duration::from_millis(1500)),
         1,
     )
+}
+
+/// `/metrics` as text, asserting it answered 200 in the OpenMetrics format.
+pub async fn scrape(app: &TestApp) -> String {
+    let resp = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("scraped");
+    assert_eq!(resp.status(), 200);
+    let kind = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    resp.text().await.unwrap()
+}
+
+/// The sum of the samples of `name` whose labels include every pair of `labels`.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
+            .then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
 }

@@ -1,5 +1,6 @@
 //! Runs the real binary at trace level through a full flow (success, a forged UserSig, an IM
-//! failure) and searches everything it logged for secrets.
+//! failure, requests refused by each abuse limit) and searches everything it logged for
+//! secrets.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -40,6 +41,11 @@ async fn no_secret_ever_reaches_the_logs() {
             .env("IM_CALLBACK_TOKEN", CALLBACK_TOKEN)
             .env("ZAF_SHARED_SECRET", ZAF_SECRET)
             .env("METRICS_TOKEN", METRICS_TOKEN)
+            .env("CASES_PER_USER_PER_HOUR", "1")
+            .env("REQUESTS_PER_IP_PER_SEC", "20")
+            .env("TRUSTED_PROXIES", "127.0.0.1")
+            .env("STREAMS_PER_AGENT", "1")
+            .env("BODY_TIMEOUT_SECS", "1")
             .env("RUST_LOG", "trace")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -86,14 +92,50 @@ async fn no_secret_ever_reaches_the_logs() {
     );
     let alice_sig = signer.generate("alice", 3600).expose().to_owned();
 
-    let ok = http
-        .post(format!("{base}/createticket"))
-        .header("Authorization", format!("UserSig {alice_sig}"))
-        .json(&case("alice"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
+    // A case, then one over the limit of cases per hour (its credentials in the request).
+    for want in [200, 429] {
+        let resp = http
+            .post(format!("{base}/createticket"))
+            .header("Authorization", format!("UserSig {alice_sig}"))
+            .json(&case("alice"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), want);
+    }
+    // Over the other limits, with every credential in the request.
+    let mut flood = Vec::new();
+    for _ in 0..25 {
+        let resp = http
+            .post(format!("{base}/createticket"))
+            .header("Authorization", format!("UserSig {alice_sig}"))
+            .header("X-Forwarded-For", "203.0.113.7")
+            .body("{")
+            .send()
+            .await
+            .unwrap();
+        flood.push(resp.status().as_u16());
+    }
+    assert!(flood.contains(&429), "requests per address: {flood:?}");
+    let slow_body = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        stream
+            .write_all(
+                format!(
+                    "POST /createticket HTTP/1.1\r\nHost: x\r\nAuthorization: UserSig {alice_sig}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    assert!(slow_body.starts_with("HTTP/1.1 408"), "{slow_body}");
     let forged = http
         .post(format!("{base}/createticket"))
         .header("Authorization", format!("UserSig {alice_sig}"))
@@ -142,6 +184,16 @@ async fn no_secret_ever_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(seen.status(), 200);
+    let events = |token: &str| {
+        http.get(format!("{base}/agent/tickets/1/events"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+    };
+    let stream = events(&session_token).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let second_stream = events(&session_token).await.unwrap();
+    assert_eq!(second_stream.status(), 429, "streams per agent");
+    drop(stream);
     let forged =
         ticket_bridge::agent::jwt::sign(&claims, &ticket_bridge::secret::Secret::new("guess"));
     let refused = http
@@ -235,6 +287,18 @@ async fn no_secret_ever_reaches_the_logs() {
         text.contains("agent session opened") && text.contains("agent credentials refused"),
         "the sessions were logged:\n{text}"
     );
+    for limit in [
+        "cases_per_user",
+        "requests_per_ip",
+        "body_timeout",
+        "streams_per_agent",
+    ] {
+        assert!(
+            text.contains(&format!("limit=\"{limit}\""))
+                || text.contains(&format!("limit={limit}")),
+            "the refusal by {limit} was logged:\n{text}"
+        );
+    }
     assert!(
         text.contains("Connection refused"),
         "the transport error was logged with its cause:\n{text}"

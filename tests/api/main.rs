@@ -12,6 +12,7 @@ mod exactly_once;
 mod helpers;
 mod http_basics;
 mod im_client;
+mod limits;
 mod logs;
 mod openapi;
 mod operations;

@@ -8,36 +8,6 @@ use ticket_bridge::sandbox::faults::{Fault, FaultRule};
 
 use crate::helpers::*;
 
-/// `/metrics` as text, asserting it answered 200 in the OpenMetrics format.
-async fn scrape(app: &TestApp) -> String {
-    let resp = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("scraped");
-    assert_eq!(resp.status(), 200);
-    let kind = resp.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
-    resp.text().await.unwrap()
-}
-
-/// The sum of the samples of `name` whose labels include every pair of `labels`.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-            (metric == name
-                && labels
-                    .iter()
-                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
-            .then(|| value.parse::<f64>().ok())?
-        })
-        .sum()
-}
-
 fn upstream_ok(text: &str, service: &str, endpoint: &str) -> f64 {
     sample(
         text,
