@@ -40,6 +40,8 @@ const ZENDESK_KEY_WINDOW: Duration = Duration::from_secs(100 * 60);
 /// How far back the greeting is searched for (pages of 20 messages).
 pub(super) const HISTORY_PAGES: usize = 50;
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// A validated case from `/createticket`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCase {
@@ -58,7 +60,12 @@ impl NewCase {
     pub fn fingerprint(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
         let digest = Sha256::digest(json);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        hex
     }
 }
 
@@ -84,7 +91,7 @@ impl Bridge {
         // The customer's IM account is made sure of while Zendesk makes the ticket: off the
         // critical path (the group needs it, the ticket does not).
         let (made, imported) = match case.ticket_id {
-            Some(t) => (Ok((t, case.reused)), false),
+            Some(t) => (Ok((t, case.reused, None)), false),
             None => {
                 let (made, imported) = tokio::join!(
                     self.make_ticket(&case, &request),
@@ -93,13 +100,16 @@ impl Bridge {
                 (made, imported.is_ok())
             }
         };
-        let (ticket_id, reused) = made?;
+        let (ticket_id, reused, written) = made?;
         tracing::Span::current().record("ticket_id", ticket_id.0);
-        let rec = self
-            .store
-            .ticket(ticket_id)
-            .await?
-            .ok_or_else(|| corrupt("ticket", format!("no record of ticket {ticket_id}")))?;
+        let rec = match written {
+            Some(rec) => rec,
+            None => self
+                .store
+                .ticket(ticket_id)
+                .await?
+                .ok_or_else(|| corrupt("ticket", format!("no record of ticket {ticket_id}")))?,
+        };
         let done = CaseDone {
             ticket: ticket_id,
             reused,
@@ -114,12 +124,13 @@ impl Bridge {
     }
 
     /// The ticket step: reuse the customer's open ticket when asked and there is one,
-    /// otherwise create the ticket exactly once. Records the outcome on the case.
+    /// otherwise create the ticket exactly once. Records the outcome on the case. Returns the
+    /// ticket, whether it was reused, and its record when it was written now.
     async fn make_ticket(
         &self,
         case: &CaseRecord,
         request: &NewCase,
-    ) -> Result<(TicketId, bool), BridgeError> {
+    ) -> Result<(TicketId, bool, Option<TicketRecord>), BridgeError> {
         // Once a create was sent, a retry must finish that create (its answer may have been
         // lost), never reuse another ticket instead.
         if request.reuse && case.create_started_at.is_none() {
@@ -128,12 +139,13 @@ impl Bridge {
                     .set_case_ticket(&case.case_id, ticket, true, None)
                     .await?;
                 tracing::info!(ticket_id = ticket.0, "reusing the customer's open ticket");
-                return Ok((ticket, true));
+                return Ok((ticket, true, None));
             }
         }
         let ticket = self.create_ticket_once(case, request).await?;
         let ticket_id = TicketId(ticket.id);
-        self.store
+        let written = self
+            .store
             .set_case_ticket(
                 &case.case_id,
                 ticket_id,
@@ -147,7 +159,7 @@ impl Bridge {
             )
             .await?;
         tracing::info!(ticket_id = ticket.id, "Zendesk ticket created");
-        Ok((ticket_id, false))
+        Ok((ticket_id, false, written))
     }
 
     async fn create_ticket_once(
@@ -173,7 +185,10 @@ impl Bridge {
         // key reused with another body, and a create refused with one requester is retried
         // with another.
         let key = |customer: u64| format!("ticket-bridge-{}-{customer}", case.case_id);
-        self.store.mark_create_started(&case.case_id).await?;
+        // Only a case that may reuse a ticket asks later whether a create was sent.
+        if request.reuse {
+            self.store.mark_create_started(&case.case_id).await?;
+        }
         let mut ticket = NewTicket {
             subject: request.subject.clone(),
             comment: NewComment {

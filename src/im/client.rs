@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::types::*;
 use crate::metrics::{Metrics, Service};
 use crate::ratelimit::KeyedPacer;
+use crate::secret::Secret;
 use crate::upstream::{observed, transport_detail};
 use crate::usersig::AdminSig;
 
@@ -125,6 +126,10 @@ pub struct ImClient {
     timeout: Duration,
     pacers: Option<KeyedPacer>,
     metrics: Option<Metrics>,
+    /// The request URL without its command and `random`, parsed for the UserSig it carries:
+    /// parsing the query (the UserSig is most of it) cost more than the rest of a call, so it
+    /// is parsed again only when the sig changes.
+    url_base: std::sync::Mutex<Option<(Secret, reqwest::Url)>>,
 }
 
 impl std::fmt::Debug for ImClient {
@@ -154,6 +159,7 @@ impl ImClient {
             timeout,
             pacers: None,
             metrics: None,
+            url_base: std::sync::Mutex::default(),
         }
     }
 
@@ -353,25 +359,49 @@ impl ImClient {
         .await
     }
 
+    /// `<base>/v4/<command>?sdkappid=…&identifier=…&usersig=…&contenttype=json&random=…`.
+    fn url(&self, command: &'static str) -> Result<reqwest::Url> {
+        let usersig = self.admin.get();
+        let mut cache = self
+            .url_base
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut url = match &*cache {
+            Some((sig, url)) if sig.expose() == usersig.expose() => url.clone(),
+            _ => {
+                let url = reqwest::Url::parse(&format!(
+                    "{}/v4/?sdkappid={}&identifier={}&usersig={}&contenttype=json",
+                    self.base_url.trim_end_matches('/'),
+                    self.sdkappid,
+                    query_value(self.admin.admin()),
+                    query_value(usersig.expose()),
+                ))
+                .map_err(|e| ImError::Transport {
+                    command,
+                    detail: format!("IM_BASE_URL is not a URL: {e}"),
+                })?;
+                *cache = Some((usersig, url.clone()));
+                url
+            }
+        };
+        drop(cache);
+        // Neither step parses the query again.
+        let path = format!("{}{command}", url.path());
+        url.set_path(&path);
+        url.query_pairs_mut()
+            .append_pair("random", &rand::random::<u32>().to_string());
+        Ok(url)
+    }
+
     /// Sends one request as the admin and reads IM's envelope.
     async fn send<T: DeserializeOwned>(
         &self,
         command: &'static str,
         body: &impl Serialize,
     ) -> Result<T> {
-        let sdkappid = self.sdkappid.to_string();
-        let random = rand::random::<u32>().to_string();
-        let usersig = self.admin.get();
         let response = self
             .http
-            .post(format!("{}/v4/{command}", self.base_url))
-            .query(&[
-                ("sdkappid", sdkappid.as_str()),
-                ("identifier", self.admin.admin()),
-                ("usersig", usersig.expose()),
-                ("random", random.as_str()),
-                ("contenttype", "json"),
-            ])
+            .post(self.url(command)?)
             .timeout(self.timeout)
             .json(body)
             .send()
@@ -412,6 +442,24 @@ impl ImClient {
     }
 }
 
+/// `value` as it goes in a query string: as it is when every byte is unreserved (UserIDs and
+/// UserSigs normally are: a UserSig's base64 uses `*`, `-` and `_`), percent-encoded otherwise.
+fn query_value(value: &str) -> std::borrow::Cow<'_, str> {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
+    if value.bytes().all(unreserved) {
+        return value.into();
+    }
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if unreserved(b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.into()
+}
+
 fn transport_error(command: &'static str, e: reqwest::Error) -> ImError {
     if e.is_timeout() {
         ImError::Timeout { command }
@@ -426,7 +474,15 @@ fn transport_error(command: &'static str, e: reqwest::Error) -> ImError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+
+    #[test]
+    fn query_values_are_encoded_only_when_they_need_it() {
+        assert!(matches!(
+            query_value("eJw*-_.9"),
+            std::borrow::Cow::Borrowed("eJw*-_.9")
+        ));
+        assert_eq!(query_value("a b&c=d+é"), "a%20b%26c%3Dd%2B%C3%A9");
+    }
     use crate::usersig::UserSigner;
 
     #[test]

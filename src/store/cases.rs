@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::jobs::{insert_job, Job, NewJob};
-use super::tickets::{insert_ticket, NewTicketRecord};
+use super::tickets::{insert_ticket, NewTicketRecord, TicketRecord};
 use super::{now_ms, Result, Store, StoreError};
 use crate::ids::{ImUserId, TicketId};
 
@@ -33,7 +33,7 @@ pub struct CaseRecord {
     pub ticket_id: Option<TicketId>,
     pub reused: bool,
     pub created_at: i64,
-    /// When a ticket create was first sent for the case.
+    /// When a ticket create was first sent for the case (recorded only when it may reuse one).
     pub create_started_at: Option<i64>,
 }
 
@@ -143,17 +143,19 @@ impl Store {
     }
 
     /// Links a case to the ticket it became; a new ticket is recorded in the same transaction.
+    /// Returns the new ticket's record when it was written now.
     pub async fn set_case_ticket(
         &self,
         case_id: &str,
         ticket: TicketId,
         reused: bool,
         new_ticket: Option<&NewTicketRecord<'_>>,
-    ) -> Result<()> {
+    ) -> Result<Option<TicketRecord>> {
         let mut tx = self.pool.begin().await?;
-        if let Some(new) = new_ticket {
-            insert_ticket(&mut tx, ticket, new).await?;
-        }
+        let record = match new_ticket {
+            Some(new) => insert_ticket(&mut tx, ticket, new).await?,
+            None => None,
+        };
         sqlx::query(
             "UPDATE cases SET ticket_id = $1, reused = $2, updated_at = $3 WHERE case_id = $4",
         )
@@ -164,7 +166,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(record)
     }
 
     /// The Zendesk user of an IM user, if known.

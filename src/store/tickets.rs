@@ -222,20 +222,22 @@ pub struct NewTicketRecord<'a> {
 }
 
 /// Records a ticket just created in Zendesk; a ticket already recorded keeps its first record.
+/// Returns the record when it was written now (it is then known without reading it back).
 pub(super) async fn insert_ticket(
     tx: &mut Transaction<'_, Any>,
     ticket: TicketId,
     new: &NewTicketRecord<'_>,
-) -> Result<()> {
+) -> Result<Option<TicketRecord>> {
     let now = now_ms();
-    sqlx::query(
+    let group_id = GroupId::for_ticket(ticket).as_str().to_owned();
+    let added = sqlx::query(
         "INSERT INTO tickets (ticket_id, group_id, user_id, subject, status, customer_name,
                               created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (ticket_id) DO NOTHING",
     )
     .bind(ticket.0 as i64)
-    .bind(GroupId::for_ticket(ticket).as_str().to_owned())
+    .bind(group_id.clone())
     .bind(new.user.as_str().to_owned())
     .bind(new.subject.to_owned())
     .bind(new.status.to_owned())
@@ -243,8 +245,29 @@ pub(super) async fn insert_ticket(
     .bind(now)
     .bind(now)
     .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    // The columns not written take their defaults (see the migrations).
+    Ok((added > 0).then(|| TicketRecord {
+        ticket_id: ticket,
+        group_id,
+        user_id: new.user.as_str().to_owned(),
+        subject: new.subject.to_owned(),
+        status: new.status.to_owned(),
+        created_at: now,
+        group_created_at: None,
+        greet_attempt_at: None,
+        greeted_at: None,
+        agent_id: None,
+        joins: 0,
+        notified_status: None,
+        status_notices: 0,
+        muted: false,
+        im_cursor: 0,
+        comment_cursor: 0,
+        agent_name: None,
+        customer_name: Some(new.customer_name.to_owned()),
+    }))
 }
 
 fn ticket_from_row(r: &AnyRow) -> Result<TicketRecord> {
