@@ -88,23 +88,29 @@ impl CaseLimits {
 
     /// Refuses a new case of `case.user` over a limit.
     async fn check(&self, jobs: &Jobs, case: &NewCase) -> Result<(), IntakeError> {
+        if self.per_hour.is_none() && self.open_tickets.is_none() {
+            return Ok(());
+        }
         let store = jobs.store();
-        if let Some(max) = self.per_hour {
-            let now = now_ms();
+        let now = now_ms();
+        let (cases, open) = store.case_load(&case.user, now - HOUR_MS).await?;
+        if let Some(max) = self.per_hour.filter(|&max| cases >= u64::from(max)) {
+            // Free again once enough of them have left the hour (read only when refusing).
             let times = store.case_times_since(&case.user, now - HOUR_MS).await?;
-            if times.len() >= max as usize {
-                // Free again once enough of them have left the hour.
-                let frees_at = times[times.len() - max as usize] + HOUR_MS;
-                let wait = Duration::from_millis((frees_at - now).max(1000) as u64);
-                return Err(IntakeError::Limited(Refusal::new(
-                    Limit::CasesPerUser,
-                    wait,
-                )));
-            }
+            let frees_at = times
+                .len()
+                .checked_sub(max as usize)
+                .and_then(|i| times.get(i))
+                .map_or(now, |t| t + HOUR_MS);
+            let wait = Duration::from_millis((frees_at - now).max(1000) as u64);
+            return Err(IntakeError::Limited(Refusal::new(
+                Limit::CasesPerUser,
+                wait,
+            )));
         }
         // A case that may reuse an open ticket opens none.
         if let (Some(max), false) = (self.open_tickets, case.reuse) {
-            if store.open_tickets_of(&case.user).await?.len() >= max as usize {
+            if open >= u64::from(max) {
                 return Err(IntakeError::Limited(Refusal::new(
                     Limit::OpenTickets,
                     OPEN_TICKETS_RETRY,

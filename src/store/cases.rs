@@ -116,6 +116,22 @@ impl Store {
         row.map(|r| case_from_row(&r)).transpose()
     }
 
+    /// How many cases the user recorded after `since` (ms), and how many of their tickets were
+    /// not solved or closed when last seen: the abuse limits' counts, in one statement.
+    pub async fn case_load(&self, user: &ImUserId, since: i64) -> Result<(u64, u64)> {
+        let (cases, open): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM cases WHERE user_id = $1 AND created_at > $2),
+                    (SELECT COUNT(*) FROM tickets WHERE user_id = $3
+                       AND status NOT IN ('solved', 'closed', 'deleted'))",
+        )
+        .bind(user.as_str().to_owned())
+        .bind(since)
+        .bind(user.as_str().to_owned())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((cases.max(0) as u64, open.max(0) as u64))
+    }
+
     /// When each of the user's cases recorded after `since` (ms) was, oldest first.
     pub async fn case_times_since(&self, user: &ImUserId, since: i64) -> Result<Vec<i64>> {
         Ok(sqlx::query_scalar(
