@@ -122,26 +122,27 @@ async fn throughput() {
     })
     .await;
     let cpu = bridge.cpu_seconds() - cpu_before;
+    let rss = bridge.peak_rss_mib();
     assert_eq!(up.zendesk.tickets().len(), THROUGHPUT_CASES);
     assert_eq!(up.im.groups().len(), THROUGHPUT_CASES);
 
     let rps = THROUGHPUT_CASES as f64 / wall.as_secs_f64();
     let base_rps = THROUGHPUT_CASES as f64 / base_wall.as_secs_f64();
-    println!("| | requests/s | p50 ms | p99 ms | bridge CPU per request |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| | requests/s | p50 ms | p99 ms | bridge CPU per request | bridge peak RSS |");
+    println!("|---|---:|---:|---:|---:|---:|");
     println!(
-        "| baseline: the same upstream calls, no bridge | {base_rps:.0} | {:.1} | {:.1} | — |",
+        "| baseline: the same upstream calls, no bridge | {base_rps:.0} | {:.1} | {:.1} | — | — |",
         pct(&base_lat, 0.5),
         pct(&base_lat, 0.99)
     );
     println!(
-        "| ticket-bridge `/createticket` | {rps:.0} | {:.1} | {:.1} | {:.2} ms |",
+        "| ticket-bridge `/createticket` | {rps:.0} | {:.1} | {:.1} | {:.2} ms | {rss:.0} MiB |",
         pct(&lat, 0.5),
         pct(&lat, 0.99),
         cpu * 1000.0 / THROUGHPUT_CASES as f64
     );
     println!(
-        "| ratio bridge / baseline | {:.2}× | {:.2}× | {:.2}× | |\n",
+        "| ratio bridge / baseline | {:.2}× | {:.2}× | {:.2}× | | |\n",
         rps / base_rps,
         pct(&lat, 0.5) / pct(&base_lat, 0.5),
         pct(&lat, 0.99) / pct(&base_lat, 0.99)

@@ -144,6 +144,16 @@ impl Bridge {
         Self { child, base, dir }
     }
 
+    /// The process's peak resident memory so far, in MiB (Linux `VmHWM`).
+    pub fn peak_rss_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
     /// User + system CPU seconds the process has used so far (Linux).
     pub fn cpu_seconds(&self) -> f64 {
         process_cpu_seconds(self.child.id())
