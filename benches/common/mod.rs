@@ -85,6 +85,8 @@ impl Bridge {
         std::fs::create_dir_all(&dir).expect("bench dir");
         // `BENCH_WRAP="valgrind --tool=callgrind …"`: the binary runs under that command.
         let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+        // `BENCH_BRIDGE_ENV="NAME=value NAME=value"`: settings to compare (pool sizes, say).
+        let compare = std::env::var("BENCH_BRIDGE_ENV").unwrap_or_default();
         let mut env: HashMap<&str, String> = HashMap::from([
             ("HOST", "127.0.0.1".into()),
             ("PORT", port.to_string()),
@@ -107,13 +109,11 @@ impl Bridge {
         for (k, v) in extra {
             env.insert(k, (*v).to_owned());
         }
-        // `BENCH_BRIDGE_ENV="NAME=value NAME=value"`: settings to compare (pool sizes, say).
-        let compare = std::env::var("BENCH_BRIDGE_ENV").unwrap_or_default();
         for (k, v) in compare
             .split_whitespace()
             .filter_map(|kv| kv.split_once('='))
         {
-            env.insert(k.to_owned().leak(), v.to_owned());
+            env.insert(k, v.to_owned());
         }
         let mut argv: Vec<&str> = wrap.split_whitespace().collect();
         argv.push(env!("CARGO_BIN_EXE_ticket-bridge"));
