@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod bridge;
 pub mod config;
+pub mod hex;
 pub mod http;
 pub mod ids;
 pub mod im;

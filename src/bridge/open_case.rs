@@ -40,8 +40,6 @@ const ZENDESK_KEY_WINDOW: Duration = Duration::from_secs(100 * 60);
 /// How far back the greeting is searched for (pages of 20 messages).
 pub(super) const HISTORY_PAGES: usize = 50;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// A validated case from `/createticket`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCase {
@@ -59,13 +57,7 @@ impl NewCase {
     /// under the same `Idempotency-Key`.
     pub fn fingerprint(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
-        let digest = Sha256::digest(json);
-        let mut hex = String::with_capacity(64);
-        for b in digest {
-            hex.push(char::from(HEX[usize::from(b >> 4)]));
-            hex.push(char::from(HEX[usize::from(b & 15)]));
-        }
-        hex
+        crate::hex::lower(&Sha256::digest(json))
     }
 }
 

@@ -58,7 +58,7 @@ pub fn sign(token: &str, request_time: &str) -> String {
         .chain_update(token.as_bytes())
         .chain_update(request_time.as_bytes())
         .finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::lower(&digest)
 }
 
 /// Checks that a callback comes from our IM application, signed with `token`, at Unix second

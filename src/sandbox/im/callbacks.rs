@@ -127,7 +127,7 @@ pub(super) fn sign(token: &str, request_time: u64) -> String {
         .chain_update(token.as_bytes())
         .chain_update(request_time.to_string().as_bytes())
         .finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::lower(&digest)
 }
 
 /// The full URL of a callback: the app's URL with IM's query parameters appended (§5.1, §5.2).

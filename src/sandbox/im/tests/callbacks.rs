@@ -121,10 +121,7 @@ fn text(t: &str) -> Value {
 }
 
 fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower(&Sha256::digest(s.as_bytes()))
 }
 
 #[tokio::test]
