@@ -86,15 +86,26 @@ impl CaseLimits {
         users.entry(user.as_str().to_owned()).or_default().clone()
     }
 
-    /// Refuses a new case of `case.user` over a limit.
-    async fn check(&self, jobs: &Jobs, case: &NewCase) -> Result<(), IntakeError> {
-        if self.per_hour.is_none() && self.open_tickets.is_none() {
-            return Ok(());
-        }
+    /// Whether any limit is set.
+    fn on(&self) -> bool {
+        self.per_hour.is_some() || self.open_tickets.is_some()
+    }
+
+    /// Refuses a new case of `case.user` over a limit; a retry of a recorded key (answered
+    /// from its case) is never refused.
+    async fn check(
+        &self,
+        jobs: &Jobs,
+        case: &NewCase,
+        key: Option<&str>,
+    ) -> Result<(), IntakeError> {
         let store = jobs.store();
         let now = now_ms();
-        let (cases, open) = store.case_load(&case.user, now - HOUR_MS).await?;
-        if let Some(max) = self.per_hour.filter(|&max| cases >= u64::from(max)) {
+        let load = store.case_load(&case.user, key, now - HOUR_MS).await?;
+        if load.known_key {
+            return Ok(());
+        }
+        if let Some(max) = self.per_hour.filter(|&max| load.cases >= u64::from(max)) {
             // Free again once enough of them have left the hour (read only when refusing).
             let times = store.case_times_since(&case.user, now - HOUR_MS).await?;
             let frees_at = times
@@ -110,7 +121,7 @@ impl CaseLimits {
         }
         // A case that may reuse an open ticket opens none.
         if let (Some(max), false) = (self.open_tickets, case.reuse) {
-            if open >= u64::from(max) {
+            if load.open_tickets >= u64::from(max) {
                 return Err(IntakeError::Limited(Refusal::new(
                     Limit::OpenTickets,
                     OPEN_TICKETS_RETRY,
@@ -145,21 +156,13 @@ pub async fn submit(
         })?,
     };
     let store = jobs.store();
-    let limited = limits.per_hour.is_some() || limits.open_tickets.is_some();
-    let lock = limited.then(|| limits.user_lock(&case.user));
+    let lock = limits.on().then(|| limits.user_lock(&case.user));
     let held = match &lock {
         Some(lock) => Some(lock.lock().await),
         None => None,
     };
-    if limited {
-        // A retry of a recorded key is answered from its case, never refused.
-        let replay = match key {
-            Some(key) => store.case_by_key(&case.user, key).await?.is_some(),
-            None => false,
-        };
-        if !replay {
-            limits.check(jobs, case).await?;
-        }
+    if held.is_some() {
+        limits.check(jobs, case, key).await?;
     }
     let inserted = store
         .insert_case(&record, &jobs.claimed_open_case_job(&case_id))

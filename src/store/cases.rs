@@ -37,6 +37,14 @@ pub struct CaseRecord {
     pub create_started_at: Option<i64>,
 }
 
+/// A user's load, for the abuse limits ([`Store::case_load`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseLoad {
+    pub known_key: bool,
+    pub cases: u64,
+    pub open_tickets: u64,
+}
+
 const SELECT_CASE: &str = "SELECT case_id, user_id, idem_key, request_hash, request, ticket_id, \
      reused, created_at, create_started_at FROM cases";
 
@@ -116,20 +124,33 @@ impl Store {
         row.map(|r| case_from_row(&r)).transpose()
     }
 
-    /// How many cases the user recorded after `since` (ms), and how many of their tickets were
-    /// not solved or closed when last seen: the abuse limits' counts, in one statement.
-    pub async fn case_load(&self, user: &ImUserId, since: i64) -> Result<(u64, u64)> {
-        let (cases, open): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM cases WHERE user_id = $1 AND created_at > $2),
-                    (SELECT COUNT(*) FROM tickets WHERE user_id = $3
+    /// What the abuse limits look at, in one statement: whether the user recorded a case
+    /// under `key` already (a retry, never refused), how many cases they recorded after `since`
+    /// (ms), and how many of their tickets were not solved or closed when last seen.
+    pub async fn case_load(
+        &self,
+        user: &ImUserId,
+        key: Option<&str>,
+        since: i64,
+    ) -> Result<CaseLoad> {
+        let (known, cases, open): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM cases WHERE user_id = $1 AND idem_key = $2),
+                    (SELECT COUNT(*) FROM cases WHERE user_id = $3 AND created_at > $4),
+                    (SELECT COUNT(*) FROM tickets WHERE user_id = $5
                        AND status NOT IN ('solved', 'closed', 'deleted'))",
         )
+        .bind(user.as_str().to_owned())
+        .bind(key.map(str::to_owned))
         .bind(user.as_str().to_owned())
         .bind(since)
         .bind(user.as_str().to_owned())
         .fetch_one(&self.pool)
         .await?;
-        Ok((cases.max(0) as u64, open.max(0) as u64))
+        Ok(CaseLoad {
+            known_key: known > 0,
+            cases: cases.max(0) as u64,
+            open_tickets: open.max(0) as u64,
+        })
     }
 
     /// When each of the user's cases recorded after `since` (ms) was, oldest first.

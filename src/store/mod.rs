@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use crate::config::DatabaseConfig;
 use signals::{Signals, Topic};
 
-pub use cases::{CaseRecord, NewCaseRecord};
+pub use cases::{CaseLoad, CaseRecord, NewCaseRecord};
 pub use conversation::{
     BatchRecord, Cursor, MessageRecord, MessageState, NewBatch, NewMessage, Origin, Role,
 };
