@@ -33,8 +33,7 @@ impl PgDatabase {
         let admin_url = std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let name = format!("tb_bench_{:016x}", rand::random::<u64>());
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&admin_url)
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
             .await
             .expect("PostgreSQL is running");
         sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -51,7 +50,7 @@ impl PgDatabase {
     }
 
     async fn drop_it(self) {
-        let mut conn = sqlx::AnyConnection::connect(&self.admin_url)
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url)
             .await
             .expect("PostgreSQL is running");
         sqlx::query(&format!(
@@ -70,7 +69,7 @@ impl PgDatabase {
     /// are the server's, shared with anything else it serves). Backends that exit between two
     /// readings are not counted; the replicas' pools keep theirs open.
     async fn cpu_seconds(&self) -> f64 {
-        let mut conn = sqlx::AnyConnection::connect(&self.admin_url)
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url)
             .await
             .expect("PostgreSQL is running");
         let pids: Vec<i32> = sqlx::query_scalar(

@@ -124,8 +124,8 @@ pub struct Config {
 /// How the bridge uses its database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseConfig {
-    /// Connections in the pool; `None`: 1 on SQLite, 10 on PostgreSQL.
-    pub max_connections: Option<u32>,
+    /// Connections in the PostgreSQL pool (SQLite runs on one connection, in the process).
+    pub max_connections: u32,
     /// The longest a statement may run on PostgreSQL (`statement_timeout`), or wait for the
     /// write lock on SQLite (`busy_timeout`).
     pub statement_timeout: Duration,
@@ -138,7 +138,7 @@ pub struct DatabaseConfig {
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
-            max_connections: None,
+            max_connections: 10,
             statement_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(500),
         }
@@ -445,9 +445,7 @@ impl Reader<'_> {
 
     fn database(&mut self) -> DatabaseConfig {
         let default = DatabaseConfig::default();
-        let max_connections = self
-            .get(&["DATABASE_MAX_CONNECTIONS"])
-            .map(|_| self.positive(&["DATABASE_MAX_CONNECTIONS"], 1));
+        let max_connections = self.positive(&["DATABASE_MAX_CONNECTIONS"], default.max_connections);
         let statement_timeout = self.seconds(
             "DATABASE_STATEMENT_TIMEOUT_SECS",
             default.statement_timeout.as_secs() as u32,
@@ -862,7 +860,7 @@ mod tests {
             ("DATABASE_POLL_MS", "2000"),
         ])
         .unwrap();
-        assert_eq!(c.database.max_connections, Some(3));
+        assert_eq!(c.database.max_connections, 3);
         assert_eq!(c.database.statement_timeout, Duration::from_secs(5));
         assert_eq!(c.database.poll_interval, Duration::from_secs(2));
 

@@ -1,11 +1,9 @@
 //! `cases`: every accepted `/createticket` request, recorded before any upstream call.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
+use super::db::Row;
 use super::jobs::{insert_job, Job, NewJob};
 use super::tickets::{insert_ticket, NewTicketRecord, TicketRecord};
-use super::{now_ms, Result, Store, StoreError};
+use super::{now_ms, query, Result, Store, StoreError};
 use crate::ids::{ImUserId, TicketId};
 
 /// A case to record.
@@ -57,8 +55,8 @@ impl Store {
         job: &NewJob,
     ) -> Result<std::result::Result<(CaseRecord, Job), CaseRecord>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
+        let mut tx = self.db.begin().await?;
+        let inserted = query(
             "INSERT INTO cases (case_id, user_id, idem_key, request_hash, request, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (user_id, idem_key) DO NOTHING",
@@ -70,11 +68,10 @@ impl Store {
         .bind(case.request.clone())
         .bind(now)
         .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .execute(&mut tx)
+        .await?;
         if inserted == 0 {
-            tx.rollback().await?;
+            drop(tx);
             let key = case.idem_key.as_deref().unwrap_or_default();
             return match self.case_by_key(&case.user, key).await? {
                 Some(existing) => Ok(Err(existing)),
@@ -106,20 +103,20 @@ impl Store {
     }
 
     pub async fn case(&self, case_id: &str) -> Result<Option<CaseRecord>> {
-        let row = sqlx::query(&format!("{SELECT_CASE} WHERE case_id = $1"))
+        let row = query(&format!("{SELECT_CASE} WHERE case_id = $1"))
             .bind(case_id.to_owned())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
         row.map(|r| case_from_row(&r)).transpose()
     }
 
     pub async fn case_by_key(&self, user: &ImUserId, key: &str) -> Result<Option<CaseRecord>> {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "{SELECT_CASE} WHERE user_id = $1 AND idem_key = $2"
         ))
         .bind(user.as_str().to_owned())
         .bind(key.to_owned())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.map(|r| case_from_row(&r)).transpose()
     }
@@ -133,7 +130,7 @@ impl Store {
         key: Option<&str>,
         since: i64,
     ) -> Result<CaseLoad> {
-        let (known, cases, open): (i64, i64, i64) = sqlx::query_as(
+        let (known, cases, open): (i64, i64, i64) = query(
             "SELECT (SELECT COUNT(*) FROM cases WHERE user_id = $1 AND idem_key = $2),
                     (SELECT COUNT(*) FROM cases WHERE user_id = $3 AND created_at > $4),
                     (SELECT COUNT(*) FROM tickets WHERE user_id = $5
@@ -144,7 +141,7 @@ impl Store {
         .bind(user.as_str().to_owned())
         .bind(since)
         .bind(user.as_str().to_owned())
-        .fetch_one(&self.pool)
+        .tuple(&self.db)
         .await?;
         Ok(CaseLoad {
             known_key: known > 0,
@@ -155,26 +152,26 @@ impl Store {
 
     /// When each of the user's cases recorded after `since` (ms) was, oldest first.
     pub async fn case_times_since(&self, user: &ImUserId, since: i64) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
+        Ok(query(
             "SELECT created_at FROM cases WHERE user_id = $1 AND created_at > $2
              ORDER BY created_at",
         )
         .bind(user.as_str().to_owned())
         .bind(since)
-        .fetch_all(&self.pool)
+        .scalars(&self.db)
         .await?)
     }
 
     /// Records that a ticket create is about to be sent for the case (first time only).
     pub async fn mark_create_started(&self, case_id: &str) -> Result<()> {
-        sqlx::query(
+        query(
             "UPDATE cases SET create_started_at = COALESCE(create_started_at, $1), updated_at = $2
              WHERE case_id = $3",
         )
         .bind(now_ms())
         .bind(now_ms())
         .bind(case_id.to_owned())
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         Ok(())
     }
@@ -188,82 +185,79 @@ impl Store {
         reused: bool,
         new_ticket: Option<&NewTicketRecord<'_>>,
     ) -> Result<Option<TicketRecord>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let record = match new_ticket {
             Some(new) => insert_ticket(&mut tx, ticket, new).await?,
             None => None,
         };
-        sqlx::query(
-            "UPDATE cases SET ticket_id = $1, reused = $2, updated_at = $3 WHERE case_id = $4",
-        )
-        .bind(ticket.0 as i64)
-        .bind(i64::from(reused))
-        .bind(now_ms())
-        .bind(case_id.to_owned())
-        .execute(&mut *tx)
-        .await?;
+        query("UPDATE cases SET ticket_id = $1, reused = $2, updated_at = $3 WHERE case_id = $4")
+            .bind(ticket.0 as i64)
+            .bind(i64::from(reused))
+            .bind(now_ms())
+            .bind(case_id.to_owned())
+            .execute(&mut tx)
+            .await?;
         tx.commit().await?;
         Ok(record)
     }
 
     /// The Zendesk user of an IM user, if known.
     pub async fn customer(&self, user: &ImUserId) -> Result<Option<u64>> {
-        let id: Option<i64> =
-            sqlx::query_scalar("SELECT zendesk_user_id FROM customers WHERE user_id = $1")
-                .bind(user.as_str().to_owned())
-                .fetch_optional(&self.pool)
-                .await?;
+        let id: Option<i64> = query("SELECT zendesk_user_id FROM customers WHERE user_id = $1")
+            .bind(user.as_str().to_owned())
+            .optional_scalar(&self.db)
+            .await?;
         Ok(id.map(|i| i as u64))
     }
 
     /// Remembers (or corrects) which Zendesk user an IM user is.
     pub async fn remember_customer(&self, user: &ImUserId, zendesk_user: u64) -> Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO customers (user_id, zendesk_user_id, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (user_id) DO UPDATE SET zendesk_user_id = excluded.zendesk_user_id",
         )
         .bind(user.as_str().to_owned())
         .bind(zendesk_user as i64)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         Ok(())
     }
 
     pub async fn forget_customer(&self, user: &ImUserId) -> Result<()> {
-        sqlx::query("DELETE FROM customers WHERE user_id = $1")
+        query("DELETE FROM customers WHERE user_id = $1")
             .bind(user.as_str().to_owned())
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?;
         Ok(())
     }
 
     /// Cases whose ticket, group or greeting is not done yet.
     pub async fn unfinished_case_ids(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT c.case_id FROM cases c LEFT JOIN tickets t ON t.ticket_id = c.ticket_id
              WHERE c.ticket_id IS NULL OR t.group_created_at IS NULL OR t.greeted_at IS NULL
              ORDER BY c.created_at",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter()
-            .map(|r| r.try_get::<String, _>("case_id").map_err(StoreError::from))
+            .map(|r| r.get::<String>("case_id").map_err(StoreError::from))
             .collect()
     }
 }
 
-fn case_from_row(r: &AnyRow) -> Result<CaseRecord> {
-    let ticket: Option<i64> = r.try_get("ticket_id")?;
+fn case_from_row(r: &Row) -> Result<CaseRecord> {
+    let ticket: Option<i64> = r.get("ticket_id")?;
     Ok(CaseRecord {
-        case_id: r.try_get("case_id")?,
-        user_id: r.try_get("user_id")?,
-        idem_key: r.try_get("idem_key")?,
-        request_hash: r.try_get("request_hash")?,
-        request: r.try_get("request")?,
+        case_id: r.get("case_id")?,
+        user_id: r.get("user_id")?,
+        idem_key: r.get("idem_key")?,
+        request_hash: r.get("request_hash")?,
+        request: r.get("request")?,
         ticket_id: ticket.map(|t| TicketId(t as u64)),
-        reused: r.try_get::<i64, _>("reused")? != 0,
-        created_at: r.try_get("created_at")?,
-        create_started_at: r.try_get("create_started_at")?,
+        reused: r.get::<i64>("reused")? != 0,
+        created_at: r.get("created_at")?,
+        create_started_at: r.get("create_started_at")?,
     })
 }

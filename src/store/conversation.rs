@@ -4,11 +4,9 @@
 //! The unique keys make every message count once: an IM message is its ticket and `MsgSeq`, a
 //! Zendesk comment its id. What is left to mirror is what is still `pending`.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
-
+use super::db::Row;
 use super::jobs::{request_run_by, NewJob};
-use super::{now_ms, Result, Store, StoreError};
+use super::{now_ms, query, Result, Store, StoreError, Tx};
 use crate::ids::TicketId;
 
 /// Where a message was first written.
@@ -169,7 +167,7 @@ impl Store {
     /// a pending one asks for `job` to run by `run_at` (sooner if it was due sooner already).
     /// Returns whether it was new.
     pub async fn record_message(&self, msg: &NewMessage, job: Option<&NewJob>) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let added = insert_message(&mut tx, msg).await?;
         if added {
             if let Some(job) = job {
@@ -191,7 +189,7 @@ impl Store {
         msgs: &[NewMessage],
         cursor: Cursor,
     ) -> Result<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let mut added = 0;
         for m in msgs {
             added += usize::from(insert_message(&mut tx, m).await?);
@@ -206,7 +204,7 @@ impl Store {
 
     /// Moves a cursor forward (never back).
     pub async fn advance_cursor(&self, ticket: TicketId, cursor: Cursor) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         advance_cursor(&mut tx, ticket, cursor).await?;
         tx.commit().await?;
         Ok(())
@@ -220,26 +218,26 @@ impl Store {
         random: u32,
         sender: &str,
     ) -> Result<Option<MessageRecord>> {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE ticket_id = $1 AND im_random = $2 AND sender = $3"
         ))
         .bind(ticket.0 as i64)
         .bind(i64::from(random))
         .bind(sender.to_owned())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.map(|r| message_from_row(&r)).transpose()
     }
 
     /// IM seqs recorded for the ticket above `after`, ascending.
     pub async fn im_seqs_after(&self, ticket: TicketId, after: u64) -> Result<Vec<u64>> {
-        let seqs: Vec<i64> = sqlx::query_scalar(
+        let seqs: Vec<i64> = query(
             "SELECT im_seq FROM messages WHERE ticket_id = $1 AND im_seq > $2 ORDER BY im_seq",
         )
         .bind(ticket.0 as i64)
         .bind(after as i64)
-        .fetch_all(&self.pool)
+        .scalars(&self.db)
         .await?;
         Ok(seqs.into_iter().map(|s| s as u64).collect())
     }
@@ -253,7 +251,7 @@ impl Store {
         origin: Origin,
         up_to: u64,
     ) -> Result<Vec<MessageRecord>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE ticket_id = $1 AND origin = $2 AND state = 'pending' AND batch_id IS NULL
                AND (im_seq IS NULL OR im_seq <= $3)
@@ -262,7 +260,7 @@ impl Store {
         .bind(ticket.0 as i64)
         .bind(origin.as_str().to_owned())
         .bind(i64::try_from(up_to).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter().map(message_from_row).collect()
     }
@@ -274,49 +272,49 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<MessageRecord>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 AND pos > $2
              ORDER BY pos LIMIT $3"
         ))
         .bind(ticket.0 as i64)
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter().map(message_from_row).collect()
     }
 
     /// Sidebar messages of the ticket not yet posted to the group, oldest first.
     pub async fn outbox(&self, ticket: TicketId) -> Result<Vec<MessageRecord>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket_id = $1 AND state = 'outbox'
              ORDER BY pos"
         ))
         .bind(ticket.0 as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter().map(message_from_row).collect()
     }
 
     /// The message with this id.
     pub async fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"
         ))
         .bind(id.to_owned())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.map(|r| message_from_row(&r)).transpose()
     }
 
     /// Sets what is left to do for messages (a command handled, an echo recognised).
     pub async fn set_message_state(&self, ids: &[String], state: MessageState) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         for id in ids {
-            sqlx::query("UPDATE messages SET state = $1 WHERE id = $2")
+            query("UPDATE messages SET state = $1 WHERE id = $2")
                 .bind(state.as_str().to_owned())
                 .bind(id.clone())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -325,10 +323,10 @@ impl Store {
 
     /// An IM post is about to be sent (first time only): IM's duplicate window starts here.
     pub async fn mark_post_attempt(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET attempt_at = COALESCE(attempt_at, $1) WHERE id = $2")
+        query("UPDATE messages SET attempt_at = COALESCE(attempt_at, $1) WHERE id = $2")
             .bind(now_ms())
             .bind(id.to_owned())
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?;
         Ok(())
     }
@@ -342,12 +340,12 @@ impl Store {
         seq: Option<u64>,
         then: MessageState,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE messages SET state = $1, sent_at = $2 WHERE id = $3")
+        let mut tx = self.db.begin().await?;
+        query("UPDATE messages SET state = $1, sent_at = $2 WHERE id = $3")
             .bind(then.as_str().to_owned())
             .bind(now_ms())
             .bind(id.to_owned())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         if let Some(seq) = seq {
             set_seq(&mut tx, id, seq).await?;
@@ -358,7 +356,7 @@ impl Store {
 
     /// Records that a post of the bridge was seen in IM as `seq` (its callback or history).
     pub async fn post_seen(&self, id: &str, seq: u64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         set_seq(&mut tx, id, seq).await?;
         tx.commit().await?;
         Ok(())
@@ -367,8 +365,8 @@ impl Store {
     /// Writes a batch and ties its messages to it, before its update is sent.
     pub async fn start_batch(&self, batch: &NewBatch) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut tx = self.db.begin().await?;
+        query(
             "INSERT INTO comment_batches (id, ticket_id, author_id, body, solve, state, created_at)
              VALUES ($1, $2, $3, $4, $5, 'sending', $6)",
         )
@@ -378,13 +376,13 @@ impl Store {
         .bind(batch.body.clone())
         .bind(i64::from(batch.solve))
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         for id in &batch.messages {
-            sqlx::query("UPDATE messages SET batch_id = $1 WHERE id = $2 AND batch_id IS NULL")
+            query("UPDATE messages SET batch_id = $1 WHERE id = $2 AND batch_id IS NULL")
                 .bind(batch.id.clone())
                 .bind(id.clone())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         tx.commit().await?;
@@ -393,22 +391,22 @@ impl Store {
 
     /// The ticket's batch whose comment is not known to exist yet, if any.
     pub async fn open_batch(&self, ticket: TicketId) -> Result<Option<BatchRecord>> {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {BATCH_COLUMNS} FROM comment_batches
              WHERE ticket_id = $1 AND state = 'sending' ORDER BY created_at LIMIT 1"
         ))
         .bind(ticket.0 as i64)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.map(|r| batch_from_row(&r)).transpose()
     }
 
     /// The batch's update is being sent (again).
     pub async fn mark_batch_attempt(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE comment_batches SET attempt_at = $1 WHERE id = $2")
+        query("UPDATE comment_batches SET attempt_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(id.to_owned())
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?;
         Ok(())
     }
@@ -417,8 +415,8 @@ impl Store {
     /// messages (chat lines) it carried.
     pub async fn batch_sent(&self, id: &str, comment_id: Option<u64>) -> Result<u64> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut tx = self.db.begin().await?;
+        query(
             "UPDATE comment_batches SET state = 'sent', comment_id = $1,
                     sent_at = COALESCE(sent_at, $2)
              WHERE id = $3",
@@ -426,40 +424,37 @@ impl Store {
         .bind(comment_id.map(|c| c as i64))
         .bind(now)
         .bind(id.to_owned())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        let lines =
-            sqlx::query("UPDATE messages SET state = 'done', sent_at = $1 WHERE batch_id = $2")
-                .bind(now)
-                .bind(id.to_owned())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        let lines = query("UPDATE messages SET state = 'done', sent_at = $1 WHERE batch_id = $2")
+            .bind(now)
+            .bind(id.to_owned())
+            .execute(&mut tx)
+            .await?;
         tx.commit().await?;
         Ok(lines)
     }
 
     /// Whether the comment is one the bridge added (a batch of chat lines).
     pub async fn is_bridge_comment(&self, comment_id: u64) -> Result<bool> {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM comment_batches WHERE comment_id = $1")
-                .bind(comment_id as i64)
-                .fetch_optional(&self.pool)
-                .await?;
+        let found: Option<String> = query("SELECT id FROM comment_batches WHERE comment_id = $1")
+            .bind(comment_id as i64)
+            .optional_scalar(&self.db)
+            .await?;
         Ok(found.is_some())
     }
 
     /// Zendesk refused the batch for good (the ticket is closed): its lines stay in the
     /// transcript only.
     pub async fn batch_refused(&self, id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE comment_batches SET state = 'refused' WHERE id = $1")
+        let mut tx = self.db.begin().await?;
+        query("UPDATE comment_batches SET state = 'refused' WHERE id = $1")
             .bind(id.to_owned())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("UPDATE messages SET state = 'skipped' WHERE batch_id = $1")
+        query("UPDATE messages SET state = 'skipped' WHERE batch_id = $1")
             .bind(id.to_owned())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -472,39 +467,38 @@ impl Store {
         ticket: Option<TicketId>,
         since: i64,
     ) -> Result<(i64, Option<i64>)> {
-        let (count, oldest): (i64, Option<i64>) =
-            match ticket {
-                Some(t) => {
-                    sqlx::query_as(
-                        "SELECT COUNT(*), MIN(attempt_at) FROM comment_batches
+        let (count, oldest): (i64, Option<i64>) = match ticket {
+            Some(t) => {
+                query(
+                    "SELECT COUNT(*), MIN(attempt_at) FROM comment_batches
                      WHERE ticket_id = $1 AND attempt_at > $2",
-                    )
-                    .bind(t.0 as i64)
-                    .bind(since)
-                    .fetch_one(&self.pool)
-                    .await?
-                }
-                None => sqlx::query_as(
-                    "SELECT COUNT(*), MIN(attempt_at) FROM comment_batches WHERE attempt_at > $1",
                 )
+                .bind(t.0 as i64)
                 .bind(since)
-                .fetch_one(&self.pool)
-                .await?,
-            };
+                .tuple(&self.db)
+                .await?
+            }
+            None => {
+                query("SELECT COUNT(*), MIN(attempt_at) FROM comment_batches WHERE attempt_at > $1")
+                    .bind(since)
+                    .tuple(&self.db)
+                    .await?
+            }
+        };
         Ok((count, oldest))
     }
 
     /// Tickets whose conversation may still move: group made, not closed, with something
     /// recorded since `since` (Unix ms; `None` = any).
     pub async fn conversation_tickets(&self, since: Option<i64>) -> Result<Vec<TicketId>> {
-        let ids: Vec<i64> = sqlx::query_scalar(
+        let ids: Vec<i64> = query(
             "SELECT ticket_id FROM tickets
              WHERE status NOT IN ('closed', 'deleted') AND group_created_at IS NOT NULL
                AND COALESCE(last_activity_at, created_at) >= $1
              ORDER BY ticket_id",
         )
         .bind(since.unwrap_or(i64::MIN))
-        .fetch_all(&self.pool)
+        .scalars(&self.db)
         .await?;
         Ok(ids.into_iter().map(|i| TicketId(i as u64)).collect())
     }
@@ -520,61 +514,61 @@ pub enum Cursor {
     Comment(u64),
 }
 
-async fn advance_cursor(tx: &mut Transaction<'_, Any>, ticket: TicketId, c: Cursor) -> Result<()> {
+async fn advance_cursor(tx: &mut Tx, ticket: TicketId, c: Cursor) -> Result<()> {
     let (column, value) = match c {
         Cursor::None => return Ok(()),
         Cursor::Im(seq) => ("im_cursor", seq),
         Cursor::Comment(id) => ("comment_cursor", id),
     };
-    sqlx::query(&format!(
+    query(&format!(
         "UPDATE tickets SET {column} = $1 WHERE ticket_id = $2 AND {column} < $3"
     ))
     .bind(value as i64)
     .bind(ticket.0 as i64)
     .bind(value as i64)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 /// Gives a post its seq, unless another row already has it (then that one stands).
-async fn set_seq(tx: &mut Transaction<'_, Any>, id: &str, seq: u64) -> Result<()> {
-    let (ticket, taken): (i64, Option<String>) = sqlx::query_as(
+async fn set_seq(tx: &mut Tx, id: &str, seq: u64) -> Result<()> {
+    let (ticket, taken): (i64, Option<String>) = query(
         "SELECT m.ticket_id, (SELECT o.id FROM messages o
                               WHERE o.ticket_id = m.ticket_id AND o.im_seq = $1)
          FROM messages m WHERE m.id = $2",
     )
     .bind(seq as i64)
     .bind(id.to_owned())
-    .fetch_optional(&mut **tx)
+    .optional_tuple(&mut *tx)
     .await?
     .unwrap_or((0, None));
     if taken.is_none() && ticket != 0 {
-        sqlx::query("UPDATE messages SET im_seq = $1 WHERE id = $2 AND im_seq IS NULL")
+        query("UPDATE messages SET im_seq = $1 WHERE id = $2 AND im_seq IS NULL")
             .bind(seq as i64)
             .bind(id.to_owned())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(())
 }
 
-async fn insert_message(tx: &mut Transaction<'_, Any>, m: &NewMessage) -> Result<bool> {
+async fn insert_message(tx: &mut Tx, m: &NewMessage) -> Result<bool> {
     // The ticket's counter, taken in the transaction (a row lock on PostgreSQL): positions are
     // unique and increasing; a duplicate leaves a gap, which readers do not mind. The same
     // statement marks the conversation active (for the sweep).
-    let pos: i64 = sqlx::query_scalar(
+    let pos: i64 = query(
         "UPDATE tickets SET msg_pos = msg_pos + 1, last_activity_at = $1 WHERE ticket_id = $2
          RETURNING msg_pos",
     )
     .bind(now_ms())
     .bind(m.ticket.0 as i64)
-    .fetch_optional(&mut **tx)
+    .optional_scalar(&mut *tx)
     .await?
     .unwrap_or(0);
     // No conflict target: a clash on the id, the (ticket, seq) or the comment id all mean
     // "already recorded".
-    let added = sqlx::query(
+    let added = query(
         "INSERT INTO messages (id, ticket_id, origin, role, sender, name, text, elements, im_seq,
                                im_random, comment_id, state, created_at, recorded_at, pos)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
@@ -595,45 +589,44 @@ async fn insert_message(tx: &mut Transaction<'_, Any>, m: &NewMessage) -> Result
     .bind(m.time)
     .bind(now_ms())
     .bind(pos)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    .execute(&mut *tx)
+    .await?;
     Ok(added > 0)
 }
 
-fn message_from_row(r: &AnyRow) -> Result<MessageRecord> {
-    let elements: String = r.try_get("elements")?;
+fn message_from_row(r: &Row) -> Result<MessageRecord> {
+    let elements: String = r.get("elements")?;
     Ok(MessageRecord {
-        id: r.try_get("id")?,
-        ticket: TicketId(r.try_get::<i64, _>("ticket_id")? as u64),
-        origin: Origin::parse(&r.try_get::<String, _>("origin")?)?,
-        role: Role::parse(&r.try_get::<String, _>("role")?)?,
-        sender: r.try_get("sender")?,
-        name: r.try_get("name")?,
-        text: r.try_get("text")?,
+        id: r.get("id")?,
+        ticket: TicketId(r.get::<i64>("ticket_id")? as u64),
+        origin: Origin::parse(&r.get::<String>("origin")?)?,
+        role: Role::parse(&r.get::<String>("role")?)?,
+        sender: r.get("sender")?,
+        name: r.get("name")?,
+        text: r.get("text")?,
         elements: serde_json::from_str(&elements).map_err(|e| StoreError::Corrupt {
             what: "message elements",
             detail: e.to_string(),
         })?,
-        im_seq: r.try_get::<Option<i64>, _>("im_seq")?.map(|s| s as u64),
-        im_random: r.try_get::<Option<i64>, _>("im_random")?.map(|s| s as u32),
-        comment_id: r.try_get::<Option<i64>, _>("comment_id")?.map(|c| c as u64),
-        batch_id: r.try_get("batch_id")?,
-        state: MessageState::parse(&r.try_get::<String, _>("state")?)?,
-        attempt_at: r.try_get("attempt_at")?,
-        time: r.try_get("created_at")?,
-        pos: r.try_get("pos")?,
+        im_seq: r.get::<Option<i64>>("im_seq")?.map(|s| s as u64),
+        im_random: r.get::<Option<i64>>("im_random")?.map(|s| s as u32),
+        comment_id: r.get::<Option<i64>>("comment_id")?.map(|c| c as u64),
+        batch_id: r.get("batch_id")?,
+        state: MessageState::parse(&r.get::<String>("state")?)?,
+        attempt_at: r.get("attempt_at")?,
+        time: r.get("created_at")?,
+        pos: r.get("pos")?,
     })
 }
 
-fn batch_from_row(r: &AnyRow) -> Result<BatchRecord> {
+fn batch_from_row(r: &Row) -> Result<BatchRecord> {
     Ok(BatchRecord {
-        id: r.try_get("id")?,
-        ticket: TicketId(r.try_get::<i64, _>("ticket_id")? as u64),
-        author_id: r.try_get::<i64, _>("author_id")? as u64,
-        body: r.try_get("body")?,
-        solve: r.try_get::<i64, _>("solve")? != 0,
-        comment_id: r.try_get::<Option<i64>, _>("comment_id")?.map(|c| c as u64),
-        attempt_at: r.try_get("attempt_at")?,
+        id: r.get("id")?,
+        ticket: TicketId(r.get::<i64>("ticket_id")? as u64),
+        author_id: r.get::<i64>("author_id")? as u64,
+        body: r.get("body")?,
+        solve: r.get::<i64>("solve")? != 0,
+        comment_id: r.get::<Option<i64>>("comment_id")?.map(|c| c as u64),
+        attempt_at: r.get("attempt_at")?,
     })
 }

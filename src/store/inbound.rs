@@ -1,7 +1,7 @@
 //! `inbound_events`: every verified webhook delivery, recorded once.
 
 use super::jobs::{request_run, NewJob};
-use super::{now_ms, Result, Store};
+use super::{now_ms, query, Result, Store};
 use crate::ids::TicketId;
 
 /// A verified delivery to record.
@@ -22,8 +22,8 @@ impl Store {
     /// later looks for its events itself: [`Store::mark_group_created`]). Returns false (and
     /// changes nothing) when the event was recorded before.
     pub async fn record_inbound(&self, event: &InboundEvent, job: Option<&NewJob>) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let added = sqlx::query(
+        let mut tx = self.db.begin().await?;
+        let added = query(
             "INSERT INTO inbound_events (id, source, event_type, ticket_id, payload, received_at)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO NOTHING",
@@ -34,16 +34,14 @@ impl Store {
         .bind(event.ticket.map(|t| t.0 as i64))
         .bind(event.payload.clone())
         .bind(now_ms())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
-        .rows_affected()
             > 0;
         if let (true, Some(job), Some(ticket)) = (added, job, event.ticket) {
-            let ours: Option<i64> =
-                sqlx::query_scalar("SELECT ticket_id FROM tickets WHERE ticket_id = $1")
-                    .bind(ticket.0 as i64)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let ours: Option<i64> = query("SELECT ticket_id FROM tickets WHERE ticket_id = $1")
+                .bind(ticket.0 as i64)
+                .optional_scalar(&mut tx)
+                .await?;
             if ours.is_some() {
                 request_run(&mut tx, job).await?;
             }

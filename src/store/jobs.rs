@@ -7,10 +7,8 @@
 //! processes sharing the database) never hold the same job; on PostgreSQL the row is picked
 //! with `FOR UPDATE SKIP LOCKED`, so concurrent claims take different jobs.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
-
-use super::{now_ms, Result, Store, StoreError, Topic};
+use super::db::{Db, On, Query, Row};
+use super::{now_ms, query, Result, Store, StoreError, Topic, Tx};
 
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +78,7 @@ const JOB_COLUMNS: &str = "id, kind, payload, dedupe_key, status, attempts, run_
 impl Store {
     /// Adds a job unless one with its dedupe key exists; returns whether it was added.
     pub async fn enqueue(&self, job: &NewJob) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let added = insert_job(&mut tx, job).await?.is_some();
         tx.commit().await?;
         Ok(added)
@@ -90,7 +88,7 @@ impl Store {
     /// a done or failed one is re-armed; a waiting one is made due now; a running one runs once
     /// more when it finishes. The payload is replaced (it carries the latest hints).
     pub async fn request_run(&self, job: &NewJob) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         request_run(&mut tx, job).await?;
         tx.commit().await?;
         Ok(())
@@ -100,7 +98,7 @@ impl Store {
     /// failed for good stays failed: a periodic check must not re-arm what needs an operator
     /// (`reconcile` does that).
     pub async fn request_check(&self, job: &NewJob) -> Result<()> {
-        upsert_request(&self.pool, job, RunRequest::Check).await
+        upsert_request(&self.db, job, RunRequest::Check).await
     }
 
     /// Claims the runnable job that is due first, for `lease_ms`. On PostgreSQL a job another
@@ -114,7 +112,7 @@ impl Store {
         } else {
             ""
         };
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1, rerun = 0,
                     updated_at = $3
              WHERE id = (SELECT id FROM jobs
@@ -130,7 +128,7 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.map(|r| job_from_row(&r)).transpose()
     }
@@ -150,7 +148,7 @@ impl Store {
         } else {
             "('queued')"
         };
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "UPDATE jobs SET locked_by = $1, locked_until = $2,
                     attempts = CASE WHEN status = 'failed' THEN 1 ELSE attempts + 1 END,
                     status = 'queued', rerun = 0, updated_at = $3
@@ -163,7 +161,7 @@ impl Store {
         .bind(now)
         .bind(dedupe_key.to_owned())
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.map(|r| job_from_row(&r)).transpose()
     }
@@ -171,31 +169,31 @@ impl Store {
     /// When the next queued job can be claimed (its `run_at`, or the end of its lease while
     /// another worker holds it), so an idle worker sleeps exactly until then.
     pub async fn next_claimable_at(&self) -> Result<Option<i64>> {
-        let at: Option<i64> = sqlx::query_scalar(
+        let at: Option<i64> = query(
             "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > run_at
                              THEN locked_until ELSE run_at END)
              FROM jobs WHERE status = 'queued'",
         )
-        .fetch_one(&self.pool)
+        .scalar(&self.db)
         .await?;
         Ok(at)
     }
 
     /// Extends a held lease; false if the lease was lost.
     pub async fn extend_lease(&self, id: &str, token: &str, lease_ms: i64) -> Result<bool> {
-        let q = sqlx::query(
+        let q = query(
             "UPDATE jobs SET locked_until = $1, updated_at = $2 WHERE id = $3 AND locked_by = $4",
         )
         .bind(now_ms() + lease_ms)
         .bind(now_ms());
-        held(&self.pool, q, id, token).await
+        held(&self.db, q, id, token).await
     }
 
     /// The job succeeded; false if this worker no longer held it. A job asked to run again
     /// while it ran ([`Store::request_run`]) is queued once more instead of done: at once, or
     /// when the request asked for (a batch window).
     pub async fn complete_job(&self, id: &str, token: &str) -> Result<bool> {
-        let q = sqlx::query(
+        let q = query(
             "UPDATE jobs SET status = CASE WHEN rerun = 1 THEN 'queued' ELSE 'done' END,
                     run_at = CASE WHEN rerun = 1 AND run_at > $1 THEN run_at ELSE $2 END,
                     rerun = 0, attempts = 0, locked_by = NULL, locked_until = NULL,
@@ -205,13 +203,13 @@ impl Store {
         .bind(now_ms())
         .bind(now_ms())
         .bind(now_ms());
-        held(&self.pool, q, id, token).await
+        held(&self.db, q, id, token).await
     }
 
     /// The job failed for now: run it again at `run_at` — or at once if a run was asked for
     /// while it ran.
     pub async fn retry_job(&self, id: &str, token: &str, run_at: i64, error: &str) -> Result<bool> {
-        let q = sqlx::query(
+        let q = query(
             "UPDATE jobs SET run_at = CASE WHEN rerun = 1 THEN $1 ELSE $2 END, rerun = 0,
                     last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $4
              WHERE id = $5 AND locked_by = $6",
@@ -220,26 +218,26 @@ impl Store {
         .bind(run_at)
         .bind(error.to_owned())
         .bind(now_ms());
-        held(&self.pool, q, id, token).await
+        held(&self.db, q, id, token).await
     }
 
     /// The job has work left that must wait (a rate budget): run it again at `run_at`, as a
     /// fresh job (waiting is not a failure and spends no attempt).
     pub async fn defer_job(&self, id: &str, token: &str, run_at: i64) -> Result<bool> {
-        let q = sqlx::query(
+        let q = query(
             "UPDATE jobs SET run_at = $1, rerun = 0, attempts = 0, locked_by = NULL,
                     locked_until = NULL, updated_at = $2
              WHERE id = $3 AND locked_by = $4",
         )
         .bind(run_at)
         .bind(now_ms());
-        held(&self.pool, q, id, token).await
+        held(&self.db, q, id, token).await
     }
 
     /// The job failed for good; it is kept, visible, and not run again by itself — unless a
     /// run was asked for while it ran (new information may change the outcome).
     pub async fn fail_job(&self, id: &str, token: &str, error: &str) -> Result<bool> {
-        let q = sqlx::query(
+        let q = query(
             "UPDATE jobs SET status = CASE WHEN rerun = 1 THEN 'queued' ELSE 'failed' END,
                     attempts = CASE WHEN rerun = 1 THEN 0 ELSE attempts END,
                     run_at = $1, rerun = 0, last_error = $2, locked_by = NULL,
@@ -249,42 +247,41 @@ impl Store {
         .bind(now_ms())
         .bind(error.to_owned())
         .bind(now_ms());
-        held(&self.pool, q, id, token).await
+        held(&self.db, q, id, token).await
     }
 
     /// Hands back every job whose claim token starts with `worker` and a colon, to be run
     /// again at once (on shutdown): the other replicas are told before this returns.
     pub async fn release_jobs(&self, worker: &str) -> Result<u64> {
-        let done = sqlx::query(
+        let done = query(
             "UPDATE jobs SET locked_by = NULL, locked_until = NULL, updated_at = $1
              WHERE locked_by LIKE $2 AND status = 'queued'",
         )
         .bind(now_ms())
         .bind(format!("{worker}:%"))
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
-        if done.rows_affected() > 0 {
-            self.signals.raise_now(&self.pool, Topic::Jobs).await;
+        if done > 0 {
+            self.signals.raise_now(&self.db, Topic::Jobs).await;
         }
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     pub async fn job_by_key(&self, dedupe_key: &str) -> Result<Option<Job>> {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE dedupe_key = $1"
         ))
         .bind(dedupe_key.to_owned())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db)
         .await?;
         row.map(|r| job_from_row(&r)).transpose()
     }
 
     /// How many jobs there are in each status.
     pub async fn job_counts(&self) -> Result<Vec<(JobStatus, i64)>> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, i64)> = query("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+            .tuples(&self.db)
+            .await?;
         rows.into_iter()
             .map(|(s, n)| Ok((JobStatus::parse(&s)?, n)))
             .collect()
@@ -292,18 +289,18 @@ impl Store {
 
     /// Jobs with `status`, oldest first.
     pub async fn jobs_with_status(&self, status: JobStatus) -> Result<Vec<Job>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE status = $1 ORDER BY created_at"
         ))
         .bind(status.as_str().to_owned())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter().map(job_from_row).collect()
     }
 
     /// Re-arms a job (failed or waiting) to run now; false if it is done or unknown.
     pub async fn rearm_job(&self, dedupe_key: &str) -> Result<bool> {
-        let done = sqlx::query(
+        let done = query(
             "UPDATE jobs SET attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END,
                     status = 'queued', run_at = $1, updated_at = $2
              WHERE dedupe_key = $3 AND status IN ('queued', 'failed')",
@@ -311,36 +308,27 @@ impl Store {
         .bind(now_ms())
         .bind(now_ms())
         .bind(dedupe_key.to_owned())
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 }
 
 /// Runs `query` (whose last two parameters are the job id and the claim token) and says
 /// whether it changed the job, i.e. whether that claim still held it.
-async fn held<'q>(
-    pool: &sqlx::AnyPool,
-    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-    id: &str,
-    token: &str,
-) -> Result<bool> {
-    let done = query
-        .bind(id.to_owned())
-        .bind(token.to_owned())
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() > 0)
+async fn held(db: &Db, query: Query<'_>, id: &str, token: &str) -> Result<bool> {
+    let done = query.bind(id).bind(token).execute(db).await?;
+    Ok(done > 0)
 }
 
-pub(super) async fn request_run(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<()> {
-    upsert_request(&mut **tx, job, RunRequest::Now).await
+pub(super) async fn request_run(tx: &mut Tx, job: &NewJob) -> Result<()> {
+    upsert_request(tx, job, RunRequest::Now).await
 }
 
 /// Like [`request_run`], but a job already waiting keeps an earlier `run_at`: new work joins
 /// the run that is due first (chat lines arriving within a batch window ride together).
-pub(super) async fn request_run_by(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<()> {
-    upsert_request(&mut **tx, job, RunRequest::JoinEarlier).await
+pub(super) async fn request_run_by(tx: &mut Tx, job: &NewJob) -> Result<()> {
+    upsert_request(tx, job, RunRequest::JoinEarlier).await
 }
 
 /// How a request to run a job treats the job already there.
@@ -356,10 +344,7 @@ enum RunRequest {
 
 /// Adds the job, or asks the existing one to run (again): queued, its payload replaced (it
 /// carries the latest hints), run once more if it is running (`rerun`).
-async fn upsert_request<'e, E>(exec: E, job: &NewJob, mode: RunRequest) -> Result<()>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-{
+async fn upsert_request<'c>(on: impl Into<On<'c>>, job: &NewJob, mode: RunRequest) -> Result<()> {
     // A job waiting for a later time keeps an earlier one; a running (or due) job takes the
     // new time for its next run, so work arriving while it runs still gets its batch window.
     let run_at = if mode == RunRequest::Now {
@@ -386,7 +371,7 @@ where
              updated_at = excluded.updated_at
          {only}"
     );
-    let query = sqlx::query(&sql)
+    let query = query(&sql)
         .bind(new_id())
         .bind(job.kind.clone())
         .bind(job.payload.clone())
@@ -399,19 +384,19 @@ where
     } else {
         query.bind(now)
     };
-    query.execute(exec).await?;
+    query.execute(on).await?;
     Ok(())
 }
 
 /// Inserts a job unless its dedupe key exists; returns the job added, if it was.
-pub(super) async fn insert_job(tx: &mut Transaction<'_, Any>, job: &NewJob) -> Result<Option<Job>> {
+pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<Option<Job>> {
     let now = now_ms();
     let id = new_id();
     let (locked_by, locked_until, attempts) = match &job.lease {
         Some((worker, until)) => (Some(worker.clone()), Some(*until), 1i64),
         None => (None, None, 0),
     };
-    let added = sqlx::query(
+    let added = query(
         "INSERT INTO jobs (id, kind, payload, dedupe_key, status, attempts, run_at, locked_by,
                            locked_until, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10)
@@ -427,9 +412,8 @@ pub(super) async fn insert_job(tx: &mut Transaction<'_, Any>, job: &NewJob) -> R
     .bind(locked_until)
     .bind(now)
     .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    .execute(&mut *tx)
+    .await?;
     Ok((added > 0).then(|| Job {
         id,
         kind: job.kind.clone(),
@@ -451,19 +435,19 @@ pub(crate) fn new_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-fn job_from_row(r: &AnyRow) -> Result<Job> {
+fn job_from_row(r: &Row) -> Result<Job> {
     Ok(Job {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
-        payload: r.try_get("payload")?,
-        dedupe_key: r.try_get("dedupe_key")?,
-        status: JobStatus::parse(&r.try_get::<String, _>("status")?)?,
-        attempts: r.try_get("attempts")?,
-        run_at: r.try_get("run_at")?,
-        locked_by: r.try_get("locked_by")?,
-        locked_until: r.try_get("locked_until")?,
-        last_error: r.try_get("last_error")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.get("id")?,
+        kind: r.get("kind")?,
+        payload: r.get("payload")?,
+        dedupe_key: r.get("dedupe_key")?,
+        status: JobStatus::parse(&r.get::<String>("status")?)?,
+        attempts: r.get("attempts")?,
+        run_at: r.get("run_at")?,
+        locked_by: r.get("locked_by")?,
+        locked_until: r.get("locked_until")?,
+        last_error: r.get("last_error")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
     })
 }

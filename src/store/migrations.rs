@@ -1,8 +1,6 @@
 //! Schema migrations, applied in order at start; each runs once, in its own transaction.
 
-use sqlx::{AnyConnection, AnyPool, Connection};
-
-use super::{now_ms, Result, StoreError};
+use super::{now_ms, query, Db, Result, StoreError};
 
 /// `(version, statements)`; append new versions, never edit applied ones.
 const MIGRATIONS: &[(i64, &[&str])] = &[
@@ -170,70 +168,48 @@ const MIGRATIONS: &[(i64, &[&str])] = &[
 /// "tbmigrat" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7462_6d69_6772_6174;
 
-/// Applies pending migrations. On PostgreSQL, under an advisory lock held by the connection
-/// that applies them: replicas starting together wait for each other, and the later ones find
-/// everything applied. That connection runs without a statement timeout (the wait, or a long
-/// migration, is not a stuck statement) and is closed afterwards, which releases the lock
-/// whatever happened.
-pub(super) async fn run(pool: &AnyPool, postgres: bool) -> Result<()> {
-    let mut conn = pool.acquire().await?;
-    if !postgres {
-        return apply(&mut conn).await;
+/// Applies pending migrations, in one transaction. On PostgreSQL it holds an advisory lock:
+/// replicas starting together wait for each other, and the later ones find everything
+/// applied. It runs without a statement timeout (the wait, or a long migration, is not a stuck
+/// statement).
+pub(super) async fn run(db: &Db) -> Result<()> {
+    let mut tx = db.begin().await?;
+    if let Db::Postgres(_) = db {
+        query("SET LOCAL statement_timeout = 0")
+            .execute(&mut tx)
+            .await?;
+        query(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .execute(&mut tx)
+            .await?;
     }
-    let applied = apply_locked(&mut conn).await;
-    if let Err(e) = conn.close().await {
-        tracing::warn!(error = %e, "could not close the migration connection");
-    }
-    applied
-}
-
-async fn apply_locked(conn: &mut AnyConnection) -> Result<()> {
-    sqlx::query("SET statement_timeout = 0")
-        .execute(&mut *conn)
-        .await?;
-    // `::text`: the Any driver cannot read PostgreSQL's `void`.
-    sqlx::query(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})::text"))
-        .execute(&mut *conn)
-        .await?;
-    apply(conn).await?;
-    sqlx::query(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-async fn apply(conn: &mut AnyConnection) -> Result<()> {
-    sqlx::query(
+    query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
-    .execute(&mut *conn)
+    .execute(&mut tx)
     .await?;
+    let applied: Vec<i64> = query("SELECT version FROM schema_migrations")
+        .scalars(&mut tx)
+        .await?;
     for (version, statements) in MIGRATIONS {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(*version)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if applied.is_some() {
+        if applied.contains(version) {
             continue;
         }
         let fail = |source| StoreError::Migration {
             version: *version,
             source,
         };
-        let mut tx = conn.begin().await.map_err(fail)?;
         for sql in *statements {
-            sqlx::query(sql).execute(&mut *tx).await.map_err(fail)?;
+            query(sql).execute(&mut tx).await.map_err(fail)?;
         }
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+        query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(*version)
             .bind(now_ms())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(fail)?;
-        tx.commit().await.map_err(fail)?;
         tracing::info!(version, "applied database migration");
     }
+    tx.commit().await?;
     Ok(())
 }
 

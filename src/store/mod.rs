@@ -13,6 +13,7 @@
 
 mod cases;
 mod conversation;
+mod db;
 mod inbound;
 mod jobs;
 mod migrations;
@@ -24,11 +25,12 @@ mod tickets;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::Executor;
 use tokio::sync::Notify;
 
 use crate::config::DatabaseConfig;
+use db::{query, Db, DbError, Tx};
 use signals::{Signals, Topic};
 
 pub use cases::{CaseLoad, CaseRecord, NewCaseRecord};
@@ -44,9 +46,9 @@ pub use tickets::{NewTicketRecord, TicketRecord};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] DbError),
     #[error("database migration {version} failed: {source}")]
-    Migration { version: i64, source: sqlx::Error },
+    Migration { version: i64, source: DbError },
     #[error("stored {what} is not valid: {detail}")]
     Corrupt { what: &'static str, detail: String },
 }
@@ -56,7 +58,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The database behind the bridge.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Db,
     /// PostgreSQL (else SQLite): the engine decides how jobs are claimed.
     postgres: bool,
     /// Wakes job workers and event streams, in this process and (PostgreSQL) the others.
@@ -72,50 +74,39 @@ impl Store {
 
     /// Connects (creating a SQLite file if it does not exist) and applies pending migrations.
     pub async fn connect_with(url: &str, settings: &DatabaseConfig) -> Result<Self> {
-        sqlx::any::install_default_drivers();
-        let is_sqlite = url.starts_with("sqlite:");
-        let url = if is_sqlite && !url.contains("mode=") {
-            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-        } else {
-            url.to_owned()
-        };
-        let timeout_ms = settings.statement_timeout.as_millis();
-        // SQLite runs one writer at a time, and a writer that finds the lock taken sleeps in
-        // SQLite's busy handler (1, 2, 5, 10… ms): one connection queues statements instead,
-        // and keeps its page cache (another connection's write would invalidate it).
-        let pool = AnyPoolOptions::new()
-            .max_connections(
-                settings
-                    .max_connections
-                    .unwrap_or(if is_sqlite { 1 } else { 10 }),
-            )
+        let timeout = settings.statement_timeout;
+        if url.starts_with("sqlite:") {
+            let db = Db::Sqlite(Arc::new(db::Sqlite::open(url, timeout)?));
+            migrations::run(&db).await?;
+            return Ok(Self {
+                db,
+                postgres: false,
+                signals: Signals::local(),
+                poll_interval: settings.poll_interval,
+            });
+        }
+        let timeout_ms = timeout.as_millis();
+        let pool = PgPoolOptions::new()
+            // A ping before every statement (sqlx's default) is a round trip of its own: a
+            // broken connection shows as the statement's error instead.
+            .test_before_acquire(false)
+            .max_connections(settings.max_connections)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if is_sqlite {
-                        // WAL lets readers run beside the writer; wait for locks instead of
-                        // failing when two requests (or two processes) write at once.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute(&*format!("PRAGMA busy_timeout = {timeout_ms}"))
-                            .await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    } else {
-                        conn.execute(&*format!("SET statement_timeout = {timeout_ms}"))
-                            .await?;
-                    }
+                    conn.execute(&*format!("SET statement_timeout = {timeout_ms}"))
+                        .await?;
                     Ok(())
                 })
             })
-            .connect(&url)
-            .await?;
-        migrations::run(&pool, !is_sqlite).await?;
+            .connect(url)
+            .await
+            .map_err(DbError::from)?;
+        let db = Db::Postgres(pool.clone());
+        migrations::run(&db).await?;
         Ok(Self {
-            signals: if is_sqlite {
-                Signals::local()
-            } else {
-                Signals::shared(&pool)
-            },
-            pool,
-            postgres: !is_sqlite,
+            signals: Signals::shared(&pool),
+            db,
+            postgres: true,
             poll_interval: settings.poll_interval,
         })
     }
@@ -155,7 +146,7 @@ impl Store {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        query("SELECT 1").execute(&self.db).await?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! What the operations endpoints read: whether the schema is current (`/readyz`) and the job
 //! queue's shape (`/metrics`). Both are single cheap queries.
 
-use super::{migrations, Result, Store};
+use super::{migrations, query, Result, Store};
 
 /// The queue of one job kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,19 +18,19 @@ pub struct JobQueueStats {
 impl Store {
     /// Whether every migration this build knows is applied.
     pub async fn migrations_current(&self) -> Result<bool> {
-        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
-            .fetch_one(&self.pool)
+        let applied: Option<i64> = query("SELECT MAX(version) FROM schema_migrations")
+            .scalar(&self.db)
             .await?;
         Ok(applied.is_some_and(|v| v >= migrations::latest()))
     }
 
     /// The queued and failed jobs of each kind at `now` (Unix ms).
     pub async fn job_queue_stats(&self, now: i64) -> Result<Vec<JobQueueStats>> {
-        let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        let rows: Vec<(String, String, i64, Option<i64>)> = query(
             "SELECT kind, status, COUNT(*), MIN(run_at) FROM jobs
              WHERE status IN ('queued', 'failed') GROUP BY kind, status",
         )
-        .fetch_all(&self.pool)
+        .tuples(&self.db)
         .await?;
         let mut out: Vec<JobQueueStats> = Vec::new();
         for (kind, status, count, first_run_at) in rows {

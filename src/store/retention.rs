@@ -8,7 +8,7 @@
 //! conditions, so a row another replica changed since the subquery read it (a done job asked
 //! to run again) is left alone: PostgreSQL re-checks them on the row it deletes.
 
-use super::{Result, Store};
+use super::{query, Result, Store};
 
 impl Store {
     /// Deletes up to `batch` webhook deliveries received before `before` (Unix ms).
@@ -59,12 +59,12 @@ impl Store {
     /// Runs one pruning statement whose parameters are the cut-off, the batch size and the
     /// cut-off again; returns the rows it changed.
     async fn prune_batch(&self, sql: &str, before: i64, batch: i64) -> Result<u64> {
-        let done = sqlx::query(sql)
+        let done = query(sql)
             .bind(before)
             .bind(batch)
             .bind(before)
-            .execute(&self.pool)
+            .execute(&self.db)
             .await?;
-        Ok(done.rows_affected())
+        Ok(done)
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
-use sqlx::AnyPool;
+use sqlx::PgPool;
 use tokio::sync::{mpsc, Notify};
 
 /// What a signal is about.
@@ -68,7 +68,7 @@ impl Signals {
     }
 
     /// Signals that reach the other replicas on `pool` too (PostgreSQL).
-    pub(super) fn shared(pool: &AnyPool) -> Self {
+    pub(super) fn shared(pool: &PgPool) -> Self {
         let mut signals = Self::local();
         signals.outbox = Some(TOPICS.map(|topic| {
             // Capacity 1: a signal raised while one waits is already covered by it.
@@ -107,10 +107,10 @@ impl Signals {
 
     /// Like [`Signals::raise`], but the other replicas are notified before this returns (for
     /// a process about to exit).
-    pub(super) async fn raise_now(&self, pool: &AnyPool, topic: Topic) {
+    pub(super) async fn raise_now(&self, db: &super::Db, topic: Topic) {
         self.waiters(topic).notify_waiters();
         if self.outbox.is_some() {
-            if let Err(e) = sqlx::query(&self.notify_sql(topic)).execute(pool).await {
+            if let Err(e) = super::query(&self.notify_sql(topic)).execute(db).await {
                 tracing::warn!(error = %e, "could not notify the other replicas; they find the work by polling");
             }
         }

@@ -1,9 +1,7 @@
 //! `tickets`: the Zendesk tickets the bridge opened, and which IM steps are done for each.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
-
-use super::{now_ms, Result, Store, StoreError};
+use super::db::{Arg, Row};
+use super::{now_ms, query, Result, Store, StoreError, Tx};
 use crate::ids::{GroupId, ImUserId, TicketId};
 
 /// A ticket the bridge opened, as recorded.
@@ -54,38 +52,38 @@ const SELECT_TICKET: &str = "SELECT ticket_id, group_id, user_id, subject, statu
 
 impl Store {
     pub async fn ticket(&self, ticket: TicketId) -> Result<Option<TicketRecord>> {
-        let row = sqlx::query(&format!("{SELECT_TICKET} WHERE ticket_id = $1"))
+        let row = query(&format!("{SELECT_TICKET} WHERE ticket_id = $1"))
             .bind(ticket.0 as i64)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db)
             .await?;
         row.map(|r| ticket_from_row(&r)).transpose()
     }
 
     /// The user's tickets that were not solved or closed when last seen, newest first.
     pub async fn open_tickets_of(&self, user: &ImUserId) -> Result<Vec<TicketRecord>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "{SELECT_TICKET} WHERE user_id = $1 AND status NOT IN ('solved', 'closed', 'deleted')
              ORDER BY created_at DESC, ticket_id DESC"
         ))
         .bind(user.as_str().to_owned())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter().map(ticket_from_row).collect()
     }
 
     /// Tickets whose group may still have to follow Zendesk (not closed or deleted).
     pub async fn syncable_tickets(&self) -> Result<Vec<TicketId>> {
-        let ids: Vec<i64> = sqlx::query_scalar(
+        let ids: Vec<i64> = query(
             "SELECT ticket_id FROM tickets WHERE status NOT IN ('closed', 'deleted')
                AND group_created_at IS NOT NULL ORDER BY ticket_id",
         )
-        .fetch_all(&self.pool)
+        .scalars(&self.db)
         .await?;
         Ok(ids.into_iter().map(|i| TicketId(i as u64)).collect())
     }
 
     pub async fn set_status(&self, ticket: TicketId, status: &str) -> Result<()> {
-        self.update_ticket(ticket, "status = $1", status.to_owned())
+        self.update_ticket(ticket, "status = $1", status.into())
             .await?;
         self.notify_changed();
         Ok(())
@@ -97,7 +95,7 @@ impl Store {
     /// while the group was being made (its sync waited for the group).
     pub async fn mark_group_created(&self, ticket: TicketId) -> Result<bool> {
         let now = now_ms();
-        let events: Option<i64> = sqlx::query_scalar(
+        let events: Option<i64> = query(
             "UPDATE tickets SET group_created_at = COALESCE(group_created_at, $1),
                     greet_attempt_at = COALESCE(greet_attempt_at, $2), updated_at = $3
              WHERE ticket_id = $4
@@ -110,7 +108,7 @@ impl Store {
         .bind(ticket.0 as i64)
         .bind(ticket.0 as i64)
         .bind(crate::zendesk::webhook::COMMENT_ADDED.to_owned())
-        .fetch_optional(&self.pool)
+        .optional_scalar(&self.db)
         .await?;
         self.notify_changed();
         Ok(events.unwrap_or(0) != 0)
@@ -128,7 +126,7 @@ impl Store {
 
     /// The agent is in the group and was announced.
     pub async fn agent_joined(&self, ticket: TicketId, agent: u64, name: &str) -> Result<()> {
-        sqlx::query(
+        query(
             "UPDATE tickets SET agent_id = $1, agent_name = $2, joins = joins + 1, updated_at = $3
              WHERE ticket_id = $4",
         )
@@ -136,7 +134,7 @@ impl Store {
         .bind(name.to_owned())
         .bind(now_ms())
         .bind(ticket.0 as i64)
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         self.notify_changed();
         Ok(())
@@ -154,7 +152,7 @@ impl Store {
         self.update_ticket(
             ticket,
             "notified_status = $1, status_notices = status_notices + 1",
-            status.to_owned(),
+            status.into(),
         )
         .await
     }
@@ -165,33 +163,30 @@ impl Store {
     }
 
     async fn clear_ticket_column(&self, ticket: TicketId, column: &'static str) -> Result<()> {
-        sqlx::query(&format!(
+        query(&format!(
             "UPDATE tickets SET {column} = NULL, updated_at = $1 WHERE ticket_id = $2"
         ))
         .bind(now_ms())
         .bind(ticket.0 as i64)
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         Ok(())
     }
 
     pub async fn set_muted(&self, ticket: TicketId, muted: bool) -> Result<()> {
-        self.update_ticket(ticket, "muted = $1", i64::from(muted))
+        self.update_ticket(ticket, "muted = $1", i64::from(muted).into())
             .await
     }
 
     /// `UPDATE tickets SET {set}` where `set` uses `$1` = `value`.
-    async fn update_ticket<V>(&self, ticket: TicketId, set: &str, value: V) -> Result<()>
-    where
-        V: for<'q> sqlx::Encode<'q, Any> + sqlx::Type<Any> + Send,
-    {
-        sqlx::query(&format!(
+    async fn update_ticket(&self, ticket: TicketId, set: &str, value: Arg<'_>) -> Result<()> {
+        query(&format!(
             "UPDATE tickets SET {set}, updated_at = $2 WHERE ticket_id = $3"
         ))
         .bind(value)
         .bind(now_ms())
         .bind(ticket.0 as i64)
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         Ok(())
     }
@@ -199,13 +194,13 @@ impl Store {
     /// Sets a step's timestamp once; a step already marked keeps its first time.
     async fn mark(&self, ticket: TicketId, column: &'static str) -> Result<()> {
         let now = now_ms();
-        sqlx::query(&format!(
+        query(&format!(
             "UPDATE tickets SET {column} = COALESCE({column}, $1), updated_at = $2 WHERE ticket_id = $3"
         ))
         .bind(now)
         .bind(now)
         .bind(ticket.0 as i64)
-        .execute(&self.pool)
+        .execute(&self.db)
         .await?;
         Ok(())
     }
@@ -224,13 +219,13 @@ pub struct NewTicketRecord<'a> {
 /// Records a ticket just created in Zendesk; a ticket already recorded keeps its first record.
 /// Returns the record when it was written now (it is then known without reading it back).
 pub(super) async fn insert_ticket(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx,
     ticket: TicketId,
     new: &NewTicketRecord<'_>,
 ) -> Result<Option<TicketRecord>> {
     let now = now_ms();
     let group_id = GroupId::for_ticket(ticket).as_str().to_owned();
-    let added = sqlx::query(
+    let added = query(
         "INSERT INTO tickets (ticket_id, group_id, user_id, subject, status, customer_name,
                               created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -244,9 +239,8 @@ pub(super) async fn insert_ticket(
     .bind(new.customer_name.to_owned())
     .bind(now)
     .bind(now)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    .execute(&mut *tx)
+    .await?;
     // The columns not written take their defaults (see the migrations).
     Ok((added > 0).then(|| TicketRecord {
         ticket_id: ticket,
@@ -270,29 +264,29 @@ pub(super) async fn insert_ticket(
     }))
 }
 
-fn ticket_from_row(r: &AnyRow) -> Result<TicketRecord> {
-    let id: i64 = r.try_get("ticket_id")?;
+fn ticket_from_row(r: &Row) -> Result<TicketRecord> {
+    let id: i64 = r.get("ticket_id")?;
     Ok(TicketRecord {
         ticket_id: TicketId(u64::try_from(id).map_err(|_| StoreError::Corrupt {
             what: "ticket id",
             detail: id.to_string(),
         })?),
-        group_id: r.try_get("group_id")?,
-        user_id: r.try_get("user_id")?,
-        subject: r.try_get("subject")?,
-        status: r.try_get("status")?,
-        created_at: r.try_get("created_at")?,
-        group_created_at: r.try_get("group_created_at")?,
-        greet_attempt_at: r.try_get("greet_attempt_at")?,
-        greeted_at: r.try_get("greeted_at")?,
-        agent_id: r.try_get::<Option<i64>, _>("agent_id")?.map(|a| a as u64),
-        joins: r.try_get("joins")?,
-        notified_status: r.try_get("notified_status")?,
-        status_notices: r.try_get("status_notices")?,
-        muted: r.try_get::<i64, _>("muted")? != 0,
-        im_cursor: r.try_get::<i64, _>("im_cursor")?.max(0) as u64,
-        comment_cursor: r.try_get::<i64, _>("comment_cursor")?.max(0) as u64,
-        agent_name: r.try_get("agent_name")?,
-        customer_name: r.try_get("customer_name")?,
+        group_id: r.get("group_id")?,
+        user_id: r.get("user_id")?,
+        subject: r.get("subject")?,
+        status: r.get("status")?,
+        created_at: r.get("created_at")?,
+        group_created_at: r.get("group_created_at")?,
+        greet_attempt_at: r.get("greet_attempt_at")?,
+        greeted_at: r.get("greeted_at")?,
+        agent_id: r.get::<Option<i64>>("agent_id")?.map(|a| a as u64),
+        joins: r.get("joins")?,
+        notified_status: r.get("notified_status")?,
+        status_notices: r.get("status_notices")?,
+        muted: r.get::<i64>("muted")? != 0,
+        im_cursor: r.get::<i64>("im_cursor")?.max(0) as u64,
+        comment_cursor: r.get::<i64>("comment_cursor")?.max(0) as u64,
+        agent_name: r.get("agent_name")?,
+        customer_name: r.get("customer_name")?,
     })
 }

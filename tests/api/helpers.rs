@@ -53,8 +53,7 @@ impl PgDb {
         let admin_url = std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let name = format!("tb_test_{:016x}", rand::random::<u64>());
-        sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
             .await
             .expect("PostgreSQL is running (scripts/test starts it)");
         sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -82,7 +81,7 @@ impl PgDb {
 }
 
 async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await?;
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&mut conn)
         .await
@@ -102,6 +101,27 @@ impl Drop for PgDb {
         })
         .join();
     }
+}
+
+/// The file of a `sqlite://` URL.
+fn sqlite_file(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .map(|rest| rest.split_once('?').map_or(rest, |(file, _)| file))
+}
+
+/// A connection of the test's own to a bridge's SQLite file (beside the bridge's: WAL).
+fn sqlite(file: &str) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(file)
+        .unwrap_or_else(|e| panic!("open the bridge's database {file}: {e}"));
+    conn.busy_timeout(Duration::from_secs(10))
+        .expect("busy timeout");
+    conn
+}
+
+async fn pg(url: &str) -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("open the bridge's database {url}: {e}"))
 }
 
 /// A SQLite file removed when the test ends.
@@ -387,7 +407,7 @@ impl TestApp {
 
     /// Rows in the bridge's transcript table.
     pub async fn message_count(&self) -> i64 {
-        self.sql_scalar("SELECT COUNT(*) FROM messages").await
+        self.sql_count("SELECT COUNT(*) FROM messages").await
     }
 
     /// A valid UserSig for `user`.
@@ -455,7 +475,7 @@ impl TestApp {
 
     /// Inbound events of `event_type` the bridge recorded.
     pub async fn inbound_count(&self, event_type: &str) -> i64 {
-        self.sql_scalar(&format!(
+        self.sql_count(&format!(
             "SELECT COUNT(*) FROM inbound_events WHERE event_type = '{event_type}'"
         ))
         .await
@@ -472,7 +492,7 @@ impl TestApp {
         let until = tokio::time::Instant::now() + limit;
         loop {
             let busy = self
-                .sql_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+                .sql_count("SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
                 .await;
             if busy == 0 {
                 return;
@@ -482,39 +502,42 @@ impl TestApp {
         }
     }
 
-    /// A connection to the app's own database (its `DATABASE_URL`).
-    async fn connect_db(&self) -> sqlx::AnyConnection {
-        sqlx::any::install_default_drivers();
-        let url = self
-            .env
+    /// The app's own database (its `DATABASE_URL`).
+    fn db_url(&self) -> String {
+        self.env
             .get("DATABASE_URL")
             .cloned()
-            .unwrap_or_else(|| self.db.url());
-        <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .unwrap_or_else(|e| panic!("open the bridge's database {url}: {e}"))
+            .unwrap_or_else(|| self.db.url())
     }
 
     /// A count (or any integer) from the bridge's own database.
     pub async fn sql_count(&self, query: &str) -> i64 {
-        self.sql_scalar(query).await
-    }
-
-    async fn sql_scalar(&self, query: &str) -> i64 {
-        let mut conn = self.connect_db().await;
-        sqlx::query_scalar(query)
-            .fetch_one(&mut conn)
-            .await
-            .expect("query runs")
+        let url = self.db_url();
+        match sqlite_file(&url) {
+            Some(file) => sqlite(file)
+                .query_row(query, [], |row| row.get(0))
+                .expect("query runs"),
+            None => sqlx::query_scalar(query)
+                .fetch_one(&mut pg(&url).await)
+                .await
+                .expect("query runs"),
+        }
     }
 
     /// Runs one SQL statement on the bridge's own database.
     pub async fn sql(&self, statement: &str) {
-        let mut conn = self.connect_db().await;
-        sqlx::query(statement)
-            .execute(&mut conn)
-            .await
-            .expect("statement runs");
+        let url = self.db_url();
+        match sqlite_file(&url) {
+            Some(file) => sqlite(file)
+                .execute_batch(statement)
+                .expect("statement runs"),
+            None => {
+                sqlx::query(statement)
+                    .execute(&mut pg(&url).await)
+                    .await
+                    .expect("statement runs");
+            }
+        }
     }
 
     /// `POST /createticket` with exactly these headers and raw body.

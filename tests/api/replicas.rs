@@ -171,8 +171,8 @@ impl Cluster {
         std::fs::read_to_string(&self.replicas[i].log).unwrap_or_default()
     }
 
-    async fn db(&self) -> sqlx::AnyConnection {
-        <sqlx::AnyConnection as sqlx::Connection>::connect(&self.pg.url)
+    async fn db(&self) -> sqlx::PgConnection {
+        <sqlx::PgConnection as sqlx::Connection>::connect(&self.pg.url)
             .await
             .expect("the test database")
     }
@@ -656,7 +656,7 @@ async fn a_claim_skips_the_job_another_replica_is_claiming() {
             .expect("enqueued");
     }
     // Another replica's claim holds the first job's row (its transaction is under way).
-    let mut other = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg.url)
+    let mut other = <sqlx::PgConnection as sqlx::Connection>::connect(&pg.url)
         .await
         .expect("connect");
     let mut tx = sqlx::Connection::begin(&mut other).await.expect("begin");
