@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use common::*;
 
-const THROUGHPUT_CASES: usize = 1000;
+const THROUGHPUT_CASES: usize = 3000;
 const CONCURRENCY: usize = 32;
 const BURST_CASES: usize = 1000;
 const BURST_RPM: u32 = 700;

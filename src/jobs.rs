@@ -19,7 +19,7 @@ use crate::bridge::assignment::AgentHint;
 use crate::bridge::conversation::Step;
 use crate::bridge::{Bridge, BridgeError, CaseDone};
 use crate::ids::TicketId;
-use crate::store::{now_ms, Job, NewJob, Store, StoreError};
+use crate::store::{now_ms, CaseRecord, Job, NewJob, Store, StoreError};
 
 /// The job that opens a case (`/createticket`).
 pub const OPEN_CASE: &str = "open_case";
@@ -218,11 +218,21 @@ impl Jobs {
     }
 
     /// Runs a job this worker holds and records how it went.
-    #[tracing::instrument(skip_all, fields(job = %job.dedupe_key, attempt = job.attempts))]
     pub async fn execute(&self, job: &Job) -> Result<Outcome, StoreError> {
+        self.execute_case(job, None).await
+    }
+
+    /// [`Jobs::execute`], with the case of an `open_case` job when the caller has just
+    /// recorded it (so it is not read back).
+    #[tracing::instrument(skip_all, fields(job = %job.dedupe_key, attempt = job.attempts))]
+    pub async fn execute_case(
+        &self,
+        job: &Job,
+        case: Option<CaseRecord>,
+    ) -> Result<Outcome, StoreError> {
         let _running = self.running.acquire().await;
         let token = job.locked_by.clone().unwrap_or_default();
-        let run = self.run(job);
+        let run = self.run(job, case);
         let heartbeat = async {
             loop {
                 tokio::time::sleep(self.lease / 3).await;
@@ -244,7 +254,7 @@ impl Jobs {
         self.record(job, &token, result).await
     }
 
-    async fn run(&self, job: &Job) -> Result<Ran, BridgeError> {
+    async fn run(&self, job: &Job, case: Option<CaseRecord>) -> Result<Ran, BridgeError> {
         fn payload<T: serde::de::DeserializeOwned>(job: &Job) -> Result<T, BridgeError> {
             serde_json::from_str(&job.payload).map_err(|e| {
                 BridgeError::Store(StoreError::Corrupt {
@@ -257,7 +267,7 @@ impl Jobs {
             OPEN_CASE => {
                 let p: OpenCasePayload = payload(job)?;
                 self.bridge
-                    .run_case(&p.case_id)
+                    .run_case(&p.case_id, case)
                     .await
                     .map(|done| Ran::Done(Some(done)))
             }

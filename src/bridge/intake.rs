@@ -21,7 +21,9 @@ use super::{BridgeError, NewCase};
 use crate::ids::{ImUserId, TicketId};
 use crate::jobs::{open_case_key, Jobs, Outcome};
 use crate::limits::{Limit, Refusal};
-use crate::store::{new_id, now_ms, CaseRecord, JobStatus, NewCaseRecord, StoreError};
+use crate::store::{
+    new_id, now_ms, CaseInsert, CaseLoad, CaseRecord, JobStatus, NewCaseRecord, StoreError,
+};
 
 /// What to tell the client when no upstream says more.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -91,44 +93,41 @@ impl CaseLimits {
         self.per_hour.is_some() || self.open_tickets.is_some()
     }
 
-    /// Refuses a new case of `case.user` over a limit; a retry of a recorded key (answered
-    /// from its case) is never refused.
-    async fn check(
-        &self,
-        jobs: &Jobs,
-        case: &NewCase,
-        key: Option<&str>,
-    ) -> Result<(), IntakeError> {
-        let store = jobs.store();
-        let now = now_ms();
-        let load = store.case_load(&case.user, key, now - HOUR_MS).await?;
-        if load.known_key {
-            return Ok(());
-        }
-        if let Some(max) = self.per_hour.filter(|&max| load.cases >= u64::from(max)) {
-            // Free again once enough of them have left the hour (read only when refusing).
-            let times = store.case_times_since(&case.user, now - HOUR_MS).await?;
-            let frees_at = times
-                .len()
-                .checked_sub(max as usize)
-                .and_then(|i| times.get(i))
-                .map_or(now, |t| t + HOUR_MS);
-            let wait = Duration::from_millis((frees_at - now).max(1000) as u64);
-            return Err(IntakeError::Limited(Refusal::new(
-                Limit::CasesPerUser,
-                wait,
-            )));
-        }
+    /// Whether a new case of `case` fits the user's `load`.
+    fn admits(&self, case: &NewCase, load: &CaseLoad) -> bool {
+        let over_hour = self
+            .per_hour
+            .is_some_and(|max| load.cases >= u64::from(max));
         // A case that may reuse an open ticket opens none.
-        if let (Some(max), false) = (self.open_tickets, case.reuse) {
-            if load.open_tickets >= u64::from(max) {
-                return Err(IntakeError::Limited(Refusal::new(
-                    Limit::OpenTickets,
-                    OPEN_TICKETS_RETRY,
-                )));
+        let over_open = !case.reuse
+            && self
+                .open_tickets
+                .is_some_and(|max| load.open_tickets >= u64::from(max));
+        !over_hour && !over_open
+    }
+
+    /// The refusal of a case of `user` at `load` (which [`CaseLimits::admits`] refused).
+    async fn refusal(
+        &self,
+        store: &crate::store::Store,
+        user: &ImUserId,
+        load: &CaseLoad,
+        now: i64,
+    ) -> Result<Refusal, IntakeError> {
+        match self.per_hour.filter(|&max| load.cases >= u64::from(max)) {
+            Some(max) => {
+                // Free again once enough of them have left the hour.
+                let times = store.case_times_since(user, now - HOUR_MS).await?;
+                let frees_at = times
+                    .len()
+                    .checked_sub(max as usize)
+                    .and_then(|i| times.get(i))
+                    .map_or(now, |t| t + HOUR_MS);
+                let wait = Duration::from_millis((frees_at - now).max(1000) as u64);
+                Ok(Refusal::new(Limit::CasesPerUser, wait))
             }
+            None => Ok(Refusal::new(Limit::OpenTickets, OPEN_TICKETS_RETRY)),
         }
-        Ok(())
     }
 }
 
@@ -161,19 +160,22 @@ pub async fn submit(
         Some(lock) => Some(lock.lock().await),
         None => None,
     };
-    if held.is_some() {
-        limits.check(jobs, case, key).await?;
-    }
+    let now = now_ms();
     let inserted = store
-        .insert_case(&record, &jobs.claimed_open_case_job(&case_id))
+        .insert_case(
+            &record,
+            &jobs.claimed_open_case_job(&case_id),
+            held.is_some().then_some(now - HOUR_MS),
+            |load| limits.admits(case, load),
+        )
         .await?;
     drop(held);
-    let job = match inserted {
-        Ok((new, job)) => {
+    let (new, job) = match inserted {
+        CaseInsert::Added(new, job) => {
             tracing::Span::current().record("case_id", new.case_id.as_str());
-            job
+            (new, job)
         }
-        Err(existing) => {
+        CaseInsert::Existing(existing) => {
             tracing::Span::current().record("case_id", existing.case_id.as_str());
             if existing.request_hash != fingerprint {
                 return Err(IntakeError::KeyConflict);
@@ -181,8 +183,12 @@ pub async fn submit(
             tracing::info!("retry of a known case");
             return resume(jobs, &existing, until).await;
         }
+        CaseInsert::Refused(load) => {
+            let refusal = limits.refusal(store, &case.user, &load, now).await?;
+            return Err(IntakeError::Limited(refusal));
+        }
     };
-    run(jobs, &case_id, job, until).await
+    run(jobs, &case_id, job, Some(new), until).await
 }
 
 /// A retried case: finished → its answer; otherwise run the rest now if nobody else is, or
@@ -191,7 +197,8 @@ async fn resume(jobs: &Jobs, case: &CaseRecord, until: Instant) -> Result<Answer
     let key = open_case_key(&case.case_id);
     loop {
         if let Some(job) = jobs.claim(&key).await? {
-            return run(jobs, &case.case_id, job, until).await;
+            // Read again under the claim: the case may have moved on since.
+            return run(jobs, &case.case_id, job, None, until).await;
         }
         let done = jobs
             .store()
@@ -213,12 +220,13 @@ async fn run(
     jobs: &Jobs,
     case_id: &str,
     job: crate::store::Job,
+    recorded: Option<CaseRecord>,
     until: Instant,
 ) -> Result<Answer, IntakeError> {
     // Waiting before the job starts, so its signal cannot come too early.
     let mut waiting = jobs.bridge().case_waiters.wait(case_id);
     let runner = jobs.clone();
-    let mut task = tokio::spawn(async move { runner.execute(&job).await });
+    let mut task = tokio::spawn(async move { runner.execute_case(&job, recorded).await });
     tokio::select! {
         Ok(done) = &mut waiting.ready => Ok(Answer::Done {
             ticket: done.ticket,

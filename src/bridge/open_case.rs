@@ -70,14 +70,22 @@ pub struct CaseDone {
 }
 
 impl Bridge {
-    /// Runs the steps of a recorded case that are not done yet.
-    #[tracing::instrument(skip(self), fields(ticket_id))]
-    pub async fn run_case(&self, case_id: &str) -> Result<CaseDone, BridgeError> {
-        let case = self
-            .store
-            .case(case_id)
-            .await?
-            .ok_or_else(|| corrupt("case", format!("no case {case_id}")))?;
+    /// Runs the steps of a recorded case that are not done yet. `known`: the case as it was
+    /// just recorded, by the caller holding its job (else it is read).
+    #[tracing::instrument(skip(self, known), fields(ticket_id))]
+    pub async fn run_case(
+        &self,
+        case_id: &str,
+        known: Option<CaseRecord>,
+    ) -> Result<CaseDone, BridgeError> {
+        let case = match known.filter(|c| c.case_id == case_id) {
+            Some(case) => case,
+            None => self
+                .store
+                .case(case_id)
+                .await?
+                .ok_or_else(|| corrupt("case", format!("no case {case_id}")))?,
+        };
         let request: NewCase = serde_json::from_str(&case.request)
             .map_err(|e| corrupt("case request", e.to_string()))?;
         // The customer's IM account is made sure of while Zendesk makes the ticket: off the
@@ -128,13 +136,13 @@ impl Bridge {
         if request.reuse && case.create_started_at.is_none() {
             if let Some(ticket) = self.reusable_ticket(&request.user).await? {
                 self.store
-                    .set_case_ticket(&case.case_id, ticket, true, None)
+                    .set_case_ticket(&case.case_id, ticket, true, None, None)
                     .await?;
                 tracing::info!(ticket_id = ticket.0, "reusing the customer's open ticket");
                 return Ok((ticket, true, None));
             }
         }
-        let ticket = self.create_ticket_once(case, request).await?;
+        let (ticket, new_customer) = self.create_ticket_once(case, request).await?;
         let ticket_id = TicketId(ticket.id);
         let written = self
             .store
@@ -148,17 +156,20 @@ impl Bridge {
                     status: &ticket.status,
                     customer_name: &request.name,
                 }),
+                new_customer,
             )
             .await?;
         tracing::info!(ticket_id = ticket.id, "Zendesk ticket created");
         Ok((ticket_id, false, written))
     }
 
+    /// Creates the case's ticket (or finds the one created before). Returns it, and the
+    /// customer's Zendesk user when it is not remembered yet (it is, with the ticket).
     async fn create_ticket_once(
         &self,
         case: &CaseRecord,
         request: &NewCase,
-    ) -> Result<Ticket, BridgeError> {
+    ) -> Result<(Ticket, Option<u64>), BridgeError> {
         let marker = case_marker(&case.case_id);
         let age = Duration::from_millis(now_ms().saturating_sub(case.created_at).max(0) as u64);
         if age > ZENDESK_KEY_WINDOW {
@@ -169,7 +180,7 @@ impl Bridge {
                 .map_err(BridgeError::Zendesk)?;
             if let Some(t) = found.into_iter().min_by_key(|t| t.id) {
                 tracing::info!(ticket_id = t.id, "found the case's ticket by external_id");
-                return Ok(t);
+                return Ok((t, None));
             }
         }
         let (customer, remembered) = self.customer(request).await?;
@@ -211,15 +222,25 @@ impl Bridge {
                 self.zendesk
                     .create_ticket(&ticket, Some(&key(customer)))
                     .await
+                    .map(|t| (t, Some(customer)))
                     .map_err(BridgeError::Zendesk)
             }
-            other => other.map_err(BridgeError::Zendesk),
+            Ok(t) => Ok((t, (!remembered).then_some(customer))),
+            Err(e) => {
+                // Remembered now, so that the retry does not look the customer up again.
+                if !remembered {
+                    self.store
+                        .remember_customer(&request.user, customer)
+                        .await?;
+                }
+                Err(BridgeError::Zendesk(e))
+            }
         }
     }
 
-    /// The customer's Zendesk user: the one remembered for this IM user, else the one whose
-    /// `external_id` is their IM UserID (which the caller proved with its UserSig), created on
-    /// first contact.
+    /// The customer's Zendesk user, and whether it was remembered: the one remembered for this
+    /// IM user, else the one whose `external_id` is their IM UserID (which the caller proved
+    /// with its UserSig), created on first contact (and remembered with the ticket).
     ///
     /// The email in a request is the caller's unverified claim: it is given to a new user only,
     /// and only when no other user has it. Finding the user by email would let anyone open
@@ -256,7 +277,6 @@ impl Bridge {
                 Err(e) => return Err(BridgeError::Zendesk(e)),
             }
         };
-        self.store.remember_customer(&case.user, id).await?;
         Ok((id, false))
     }
 
@@ -340,7 +360,7 @@ impl Bridge {
                 .map_err(im_err)?
         {
             tracing::info!("greeting found in the group's history");
-            self.store.mark_greeted(ticket).await?;
+            self.store.greeted(ticket, None).await?;
             return Ok(());
         }
         if rec.greet_attempt_at.is_none() && !attempt_marked {
@@ -350,7 +370,7 @@ impl Bridge {
             .greeting
             .text
             .replace("{ticket_id}", &ticket.to_string());
-        match self.greeting.via {
+        let post = match self.greeting.via {
             GreetingVia::Message => {
                 let sent = self
                     .im
@@ -363,16 +383,17 @@ impl Bridge {
                     })
                     .await
                     .map_err(im_err)?;
-                self.record_bridge_post(ticket, random, &text, sent.msg_seq)
-                    .await;
+                Some(self.bridge_post(ticket, random, &text, sent.msg_seq))
             }
-            GreetingVia::SystemNotification => self
-                .im
-                .send_group_system_notification(group_id.as_str(), &text)
-                .await
-                .map_err(im_err)?,
-        }
-        self.store.mark_greeted(ticket).await?;
+            GreetingVia::SystemNotification => {
+                self.im
+                    .send_group_system_notification(group_id.as_str(), &text)
+                    .await
+                    .map_err(im_err)?;
+                None
+            }
+        };
+        self.store.greeted(ticket, post.as_ref()).await?;
         tracing::info!("greeting posted");
         Ok(())
     }

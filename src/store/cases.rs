@@ -3,7 +3,7 @@
 use super::db::Row;
 use super::jobs::{insert_job, Job, NewJob};
 use super::tickets::{insert_ticket, NewTicketRecord, TicketRecord};
-use super::{now_ms, query, Result, Store, StoreError};
+use super::{now_ms, query, Result, Store, StoreError, Tx};
 use crate::ids::{ImUserId, TicketId};
 
 /// A case to record.
@@ -35,7 +35,18 @@ pub struct CaseRecord {
     pub create_started_at: Option<i64>,
 }
 
-/// A user's load, for the abuse limits ([`Store::case_load`]).
+/// What [`Store::insert_case`] did.
+#[derive(Debug)]
+pub enum CaseInsert {
+    /// Recorded, with its job (claimed by the caller).
+    Added(CaseRecord, Job),
+    /// The user's key was taken: the case recorded under it.
+    Existing(CaseRecord),
+    /// Refused by the caller's limits at this load; nothing was written.
+    Refused(CaseLoad),
+}
+
+/// A user's load, for the abuse limits ([`case_load`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaseLoad {
     pub known_key: bool,
@@ -47,34 +58,50 @@ const SELECT_CASE: &str = "SELECT case_id, user_id, idem_key, request_hash, requ
      reused, created_at, create_started_at FROM cases";
 
 impl Store {
-    /// Records a case and the job that will finish it, in one transaction. When the user's
-    /// `Idempotency-Key` is already taken nothing is written and `Err(existing)` is returned.
+    /// Records a case and the job that will finish it, in one transaction, unless the user's
+    /// `Idempotency-Key` is taken already ([`CaseInsert::Existing`]) or, with `load_since`
+    /// (ms), `admit` refuses the user's load ([`Store::case_load`], read in the same
+    /// transaction) for a key not recorded yet ([`CaseInsert::Refused`]); then nothing is
+    /// written.
     pub async fn insert_case(
         &self,
         case: &NewCaseRecord,
         job: &NewJob,
-    ) -> Result<std::result::Result<(CaseRecord, Job), CaseRecord>> {
+        load_since: Option<i64>,
+        admit: impl FnOnce(&CaseLoad) -> bool,
+    ) -> Result<CaseInsert> {
         let now = now_ms();
         let mut tx = self.db.begin().await?;
+        if let Some(since) = load_since {
+            let load = case_load(&mut tx, &case.user, case.idem_key.as_deref(), since).await?;
+            if !load.known_key && !admit(&load) {
+                return Ok(CaseInsert::Refused(load));
+            }
+        }
         let inserted = query(
             "INSERT INTO cases (case_id, user_id, idem_key, request_hash, request, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (user_id, idem_key) DO NOTHING",
         )
-        .bind(case.case_id.clone())
-        .bind(case.user.as_str().to_owned())
-        .bind(case.idem_key.clone())
-        .bind(case.request_hash.clone())
-        .bind(case.request.clone())
+        .bind(case.case_id.as_str())
+        .bind(case.user.as_str())
+        .bind(case.idem_key.as_deref())
+        .bind(case.request_hash.as_str())
+        .bind(case.request.as_str())
         .bind(now)
         .bind(now)
         .execute(&mut tx)
         .await?;
         if inserted == 0 {
-            drop(tx);
-            let key = case.idem_key.as_deref().unwrap_or_default();
-            return match self.case_by_key(&case.user, key).await? {
-                Some(existing) => Ok(Err(existing)),
+            let existing = query(&format!(
+                "{SELECT_CASE} WHERE user_id = $1 AND idem_key = $2"
+            ))
+            .bind(case.user.as_str())
+            .bind(case.idem_key.as_deref())
+            .fetch_optional(&mut tx)
+            .await?;
+            return match existing {
+                Some(row) => Ok(CaseInsert::Existing(case_from_row(&row)?)),
                 None => Err(StoreError::Corrupt {
                     what: "case",
                     detail: "conflicting key vanished".into(),
@@ -99,7 +126,7 @@ impl Store {
             created_at: now,
             create_started_at: None,
         };
-        Ok(Ok((record, job)))
+        Ok(CaseInsert::Added(record, job))
     }
 
     pub async fn case(&self, case_id: &str) -> Result<Option<CaseRecord>> {
@@ -108,46 +135,6 @@ impl Store {
             .fetch_optional(&self.db)
             .await?;
         row.map(|r| case_from_row(&r)).transpose()
-    }
-
-    pub async fn case_by_key(&self, user: &ImUserId, key: &str) -> Result<Option<CaseRecord>> {
-        let row = query(&format!(
-            "{SELECT_CASE} WHERE user_id = $1 AND idem_key = $2"
-        ))
-        .bind(user.as_str().to_owned())
-        .bind(key.to_owned())
-        .fetch_optional(&self.db)
-        .await?;
-        row.map(|r| case_from_row(&r)).transpose()
-    }
-
-    /// What the abuse limits look at, in one statement: whether the user recorded a case
-    /// under `key` already (a retry, never refused), how many cases they recorded after `since`
-    /// (ms), and how many of their tickets were not solved or closed when last seen.
-    pub async fn case_load(
-        &self,
-        user: &ImUserId,
-        key: Option<&str>,
-        since: i64,
-    ) -> Result<CaseLoad> {
-        let (known, cases, open): (i64, i64, i64) = query(
-            "SELECT (SELECT COUNT(*) FROM cases WHERE user_id = $1 AND idem_key = $2),
-                    (SELECT COUNT(*) FROM cases WHERE user_id = $3 AND created_at > $4),
-                    (SELECT COUNT(*) FROM tickets WHERE user_id = $5
-                       AND status NOT IN ('solved', 'closed', 'deleted'))",
-        )
-        .bind(user.as_str().to_owned())
-        .bind(key.map(str::to_owned))
-        .bind(user.as_str().to_owned())
-        .bind(since)
-        .bind(user.as_str().to_owned())
-        .tuple(&self.db)
-        .await?;
-        Ok(CaseLoad {
-            known_key: known > 0,
-            cases: cases.max(0) as u64,
-            open_tickets: open.max(0) as u64,
-        })
     }
 
     /// When each of the user's cases recorded after `since` (ms) was, oldest first.
@@ -176,7 +163,8 @@ impl Store {
         Ok(())
     }
 
-    /// Links a case to the ticket it became; a new ticket is recorded in the same transaction.
+    /// Links a case to the ticket it became; a new ticket is recorded in the same transaction,
+    /// and so is the customer's Zendesk user when it is given (`customer`: not remembered yet).
     /// Returns the new ticket's record when it was written now.
     pub async fn set_case_ticket(
         &self,
@@ -184,17 +172,23 @@ impl Store {
         ticket: TicketId,
         reused: bool,
         new_ticket: Option<&NewTicketRecord<'_>>,
+        customer: Option<u64>,
     ) -> Result<Option<TicketRecord>> {
         let mut tx = self.db.begin().await?;
         let record = match new_ticket {
-            Some(new) => insert_ticket(&mut tx, ticket, new).await?,
+            Some(new) => {
+                if let Some(customer) = customer {
+                    remember_customer(&mut tx, new.user, customer).await?;
+                }
+                insert_ticket(&mut tx, ticket, new).await?
+            }
             None => None,
         };
         query("UPDATE cases SET ticket_id = $1, reused = $2, updated_at = $3 WHERE case_id = $4")
             .bind(ticket.0 as i64)
             .bind(i64::from(reused))
             .bind(now_ms())
-            .bind(case_id.to_owned())
+            .bind(case_id)
             .execute(&mut tx)
             .await?;
         tx.commit().await?;
@@ -212,15 +206,9 @@ impl Store {
 
     /// Remembers (or corrects) which Zendesk user an IM user is.
     pub async fn remember_customer(&self, user: &ImUserId, zendesk_user: u64) -> Result<()> {
-        query(
-            "INSERT INTO customers (user_id, zendesk_user_id, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id) DO UPDATE SET zendesk_user_id = excluded.zendesk_user_id",
-        )
-        .bind(user.as_str().to_owned())
-        .bind(zendesk_user as i64)
-        .bind(now_ms())
-        .execute(&self.db)
-        .await?;
+        let mut tx = self.db.begin().await?;
+        remember_customer(&mut tx, user, zendesk_user).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -245,6 +233,48 @@ impl Store {
             .map(|r| r.get::<String>("case_id").map_err(StoreError::from))
             .collect()
     }
+}
+
+async fn remember_customer(tx: &mut Tx, user: &ImUserId, zendesk_user: u64) -> Result<()> {
+    query(
+        "INSERT INTO customers (user_id, zendesk_user_id, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id) DO UPDATE SET zendesk_user_id = excluded.zendesk_user_id",
+    )
+    .bind(user.as_str())
+    .bind(zendesk_user as i64)
+    .bind(now_ms())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// What the abuse limits look at, in one statement: whether the user recorded a case under
+/// `key` already (a retry, never refused), how many cases they recorded after `since` (ms),
+/// and how many of their tickets were not solved or closed when last seen.
+async fn case_load(
+    tx: &mut Tx,
+    user: &ImUserId,
+    key: Option<&str>,
+    since: i64,
+) -> Result<CaseLoad> {
+    let (known, cases, open): (i64, i64, i64) = query(
+        "SELECT (SELECT COUNT(*) FROM cases WHERE user_id = $1 AND idem_key = $2),
+                (SELECT COUNT(*) FROM cases WHERE user_id = $3 AND created_at > $4),
+                (SELECT COUNT(*) FROM tickets WHERE user_id = $5
+                   AND status NOT IN ('solved', 'closed', 'deleted'))",
+    )
+    .bind(user.as_str())
+    .bind(key)
+    .bind(user.as_str())
+    .bind(since)
+    .bind(user.as_str())
+    .tuple(tx)
+    .await?;
+    Ok(CaseLoad {
+        known_key: known > 0,
+        cases: cases.max(0) as u64,
+        open_tickets: open.max(0) as u64,
+    })
 }
 
 fn case_from_row(r: &Row) -> Result<CaseRecord> {

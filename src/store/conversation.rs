@@ -181,6 +181,31 @@ impl Store {
         Ok(added)
     }
 
+    /// The ticket's greeting was posted: marked, with its post put in the transcript (when it
+    /// was a message), in one transaction.
+    pub async fn greeted(&self, ticket: TicketId, post: Option<&NewMessage>) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let added = match post {
+            Some(post) => insert_message(&mut tx, post).await?,
+            None => false,
+        };
+        let now = now_ms();
+        query(
+            "UPDATE tickets SET greeted_at = COALESCE(greeted_at, $1), updated_at = $2
+             WHERE ticket_id = $3",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(ticket.0 as i64)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        if added {
+            self.notify_changed();
+        }
+        Ok(())
+    }
+
     /// Records several messages and moves a cursor in one transaction (a page of history or
     /// of comments read at once).
     pub async fn record_messages(

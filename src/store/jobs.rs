@@ -430,9 +430,12 @@ pub(super) async fn insert_job(tx: &mut Tx, job: &NewJob) -> Result<Option<Job>>
     }))
 }
 
-/// A random 128-bit id, hex.
+/// A 128-bit id, hex: the time in ms (48 bits), then 80 random bits. Time first, so a new
+/// row's id lands at the end of its index: one page is written, where a random id would dirty
+/// a different page of the index at every insert (more to write to SQLite's log, and to read).
 pub(crate) fn new_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    let random = rand::random::<u128>() & ((1 << 80) - 1);
+    format!("{:012x}{random:020x}", now_ms() & 0xffff_ffff_ffff)
 }
 
 fn job_from_row(r: &Row) -> Result<Job> {
@@ -450,4 +453,27 @@ fn job_from_row(r: &Row) -> Result<Job> {
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_id;
+
+    #[test]
+    fn ids_are_hex_unique_and_ordered_by_time() {
+        let first = new_id();
+        assert_eq!(first.len(), 32);
+        assert!(first
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        // Same millisecond: the random tail still tells them apart.
+        assert_ne!(new_id(), new_id());
+        // The time prefix orders ids made in later milliseconds after earlier ones.
+        let start = std::time::Instant::now();
+        let mut later = new_id();
+        while later[..12] == first[..12] && start.elapsed() < std::time::Duration::from_secs(1) {
+            later = new_id();
+        }
+        assert!(later > first, "{later} should sort after {first}");
+    }
 }

@@ -33,7 +33,7 @@ use crate::config::DatabaseConfig;
 use db::{query, Db, DbError, Tx};
 use signals::{Signals, Topic};
 
-pub use cases::{CaseLoad, CaseRecord, NewCaseRecord};
+pub use cases::{CaseInsert, CaseLoad, CaseRecord, NewCaseRecord};
 pub use conversation::{
     BatchRecord, Cursor, MessageRecord, MessageState, NewBatch, NewMessage, Origin, Role,
 };

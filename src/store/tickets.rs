@@ -120,10 +120,6 @@ impl Store {
         self.mark(ticket, "greet_attempt_at").await
     }
 
-    pub async fn mark_greeted(&self, ticket: TicketId) -> Result<()> {
-        self.mark(ticket, "greeted_at").await
-    }
-
     /// The agent is in the group and was announced.
     pub async fn agent_joined(&self, ticket: TicketId, agent: u64, name: &str) -> Result<()> {
         query(

@@ -343,6 +343,11 @@ async fn on_sigterm_it_drains_finishes_what_is_in_flight_then_exits() {
     wait_until(Duration::from_secs(10), || !up.zendesk.tickets().is_empty()).await;
 
     sigterm(&bridge);
+    // The signal lands asynchronously: wait for readiness to flip, then say why it did.
+    wait_until_async(Duration::from_secs(5), || async {
+        readyz(&http, &address).await.0 == 503
+    })
+    .await;
     let (status, body) = readyz(&http, &address).await;
     assert_eq!(status, 503, "{body}");
     assert!(

@@ -80,9 +80,9 @@ impl Bridge {
         })
     }
 
-    /// Puts a post of the bridge's own (the greeting, a notice) in the transcript, so the
-    /// sidebar shows it at once. Best effort: if this fails, the group's history brings it in
-    /// at the next catch-up.
+    /// Puts a post of the bridge's own (a notice) in the transcript, so the sidebar shows it
+    /// at once. Best effort: if this fails, the group's history brings it in at the next
+    /// catch-up.
     pub(crate) async fn record_bridge_post(
         &self,
         ticket: crate::ids::TicketId,
@@ -90,7 +90,21 @@ impl Bridge {
         text: &str,
         seq: Option<u64>,
     ) {
-        let post = crate::store::NewMessage {
+        let post = self.bridge_post(ticket, random, text, seq);
+        if let Err(e) = self.store.record_message(&post, None).await {
+            tracing::warn!(error = %e, ticket_id = ticket.0, "could not put a notice in the transcript");
+        }
+    }
+
+    /// A post of the bridge's own (the greeting, a notice), as the transcript records it.
+    pub(crate) fn bridge_post(
+        &self,
+        ticket: crate::ids::TicketId,
+        random: u32,
+        text: &str,
+        seq: Option<u64>,
+    ) -> crate::store::NewMessage {
+        crate::store::NewMessage {
             ticket,
             origin: crate::store::Origin::Bridge,
             role: crate::store::Role::Bridge,
@@ -103,9 +117,6 @@ impl Bridge {
             comment_id: None,
             state: crate::store::MessageState::Done,
             time: crate::store::now_ms(),
-        };
-        if let Err(e) = self.store.record_message(&post, None).await {
-            tracing::warn!(error = %e, ticket_id = ticket.0, "could not put a notice in the transcript");
         }
     }
 
