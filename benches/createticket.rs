@@ -231,13 +231,15 @@ async fn burst() {
 /// Latency mode: every Zendesk and IM call takes `LATENCY` more, as across an ocean. A case's
 /// answer time is then about (sequential upstream round trips) × `LATENCY` + what the bridge
 /// adds. Both are reported, for new and for returning customers; what the bridge adds is
-/// measured against the floor: the same critical path's calls made directly, in the same run.
+/// measured against the floor: the same critical path's calls made directly. Floor and bridge
+/// cases alternate in one run, so both see the same load on the machine.
 async fn latency() {
     const LATENCY: Duration = Duration::from_millis(50);
-    const CASES: usize = 160;
+    const CASES: usize = 400;
     const CLIENTS: usize = 16;
     println!(
-        "## Latency: {} ms on every upstream call, {CASES} cases, {CLIENTS} concurrent clients\n",
+        "## Latency: {} ms on every upstream call, {CASES} cases of each kind and as many floor \
+         cases, {CLIENTS} concurrent clients\n",
         LATENCY.as_millis()
     );
     let up = upstreams(0).await;
@@ -273,19 +275,34 @@ async fn latency() {
     for (who, prefix) in [("new", "new"), ("returning", "back")] {
         let (zd, im, known) = (zd.clone(), im.clone(), known.clone());
         let returning = prefix == "back";
-        let (floor, _) = drive(CASES, CLIENTS, move |i| {
-            let (zd, im, known) = (zd.clone(), im.clone(), known.clone());
+        let go = open.clone();
+        // Even jobs: the floor; odd ones: the bridge. Each records its own time.
+        let times: Arc<std::sync::Mutex<[Vec<Duration>; 2]>> = Arc::default();
+        let record = times.clone();
+        drive(2 * CASES, CLIENTS, move |job| {
+            let (zd, im, known, go, record) = (
+                zd.clone(),
+                im.clone(),
+                known.clone(),
+                go.clone(),
+                record.clone(),
+            );
             async move {
-                let customer = returning.then(|| known[i]);
-                floor_case(&zd, &im, &format!("floor-{prefix}-{i}"), customer).await;
+                let (i, bridged) = (job / 2, job % 2 == 1);
+                let t = Instant::now();
+                if bridged {
+                    go(format!("{prefix}-{i}"), format!("second-{i}")).await;
+                } else {
+                    let customer = returning.then(|| known[i]);
+                    floor_case(&zd, &im, &format!("floor-{prefix}-{i}"), customer).await;
+                }
+                record.lock().expect("times")[usize::from(bridged)].push(t.elapsed());
             }
         })
         .await;
-        let go = open.clone();
-        let (lat, _) = drive(CASES, CLIENTS, move |i| {
-            go(format!("{prefix}-{i}"), format!("second-{i}"))
-        })
-        .await;
+        let [mut floor, mut lat] = std::mem::take(&mut *times.lock().expect("times"));
+        floor.sort();
+        lat.sort();
         let (f50, f99) = (pct(&floor, 0.5), pct(&floor, 0.99));
         let (p50, p99) = (pct(&lat, 0.5), pct(&lat, 0.99));
         println!(

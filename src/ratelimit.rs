@@ -101,7 +101,11 @@ impl Pacer {
     /// and the wait it would have needed is returned instead.
     pub async fn acquire(&self, deadline: Instant) -> Result<(), Duration> {
         let at = self.reserve(Some(deadline))?;
-        tokio::time::sleep_until(at).await;
+        // A free slot goes at once: tokio's timer rounds every deadline up to its next
+        // millisecond tick, so even a sleep until now would hold each call ~1 ms.
+        if at > Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
         // A pause that began while this call waited (a 429 meanwhile) holds it back too.
         loop {
             let paused_until = self.lock().paused_until;
@@ -225,6 +229,23 @@ mod tests {
         }
         let ms: Vec<u128> = times.iter().map(|d| d.as_millis()).collect();
         assert_eq!(ms, vec![0, 0, 0, 100, 200, 300]);
+    }
+
+    /// On the real clock: a call within the burst goes on its first poll, without a timer
+    /// (which would hold it until the next millisecond tick).
+    #[tokio::test]
+    async fn a_free_slot_goes_at_once() {
+        use futures_util::FutureExt;
+        let pacer = Pacer::new(10.0, 3);
+        let far = Instant::now() + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert_eq!(pacer.acquire(far).now_or_never(), Some(Ok(())));
+        }
+        assert_eq!(
+            pacer.acquire(far).now_or_never(),
+            None,
+            "past the burst it waits"
+        );
     }
 
     #[tokio::test(start_paused = true)]

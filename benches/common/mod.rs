@@ -123,12 +123,13 @@ impl Bridge {
             .env_clear()
             .envs(&env)
             .current_dir(&dir)
-            .stdout(if std::env::var("BENCH_LOG").is_ok() {
+            .stdout(Stdio::null())
+            // The log goes to stderr.
+            .stderr(if std::env::var("BENCH_LOG").is_ok() {
                 Stdio::inherit()
             } else {
                 Stdio::null()
             })
-            .stderr(Stdio::null())
             .spawn()
             .expect("bridge starts");
         let base = format!("http://127.0.0.1:{port}");
