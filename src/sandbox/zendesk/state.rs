@@ -1,7 +1,7 @@
 //! The emulated account's data: users, tickets and their comments, webhooks, id sequences.
 //! Lives behind the emulator's one mutex; nothing here awaits.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
@@ -187,6 +187,11 @@ pub(super) struct WebhookRecord {
 #[derive(Debug)]
 pub(super) struct Store {
     pub users: BTreeMap<u64, UserRecord>,
+    /// Users by email, ASCII-lowercased, and by external id, lowercased: emails and external
+    /// ids never change once given (the first user keeps one given twice), and the lookups
+    /// run on every request (authentication is by email).
+    by_email: HashMap<String, u64>,
+    by_external_id: HashMap<String, u64>,
     pub tickets: BTreeMap<u64, TicketRecord>,
     /// In creation order.
     pub webhooks: Vec<WebhookRecord>,
@@ -202,6 +207,8 @@ impl Store {
     pub(super) fn new(limits: Limits) -> Self {
         Self {
             users: BTreeMap::new(),
+            by_email: HashMap::new(),
+            by_external_id: HashMap::new(),
             tickets: BTreeMap::new(),
             webhooks: Vec::new(),
             idempotency: IdempotencyKeys::default(),
@@ -214,20 +221,14 @@ impl Store {
     }
 
     pub(super) fn user_by_email(&self, email: &str) -> Option<&UserRecord> {
-        self.users.values().find(|u| {
-            u.email
-                .as_deref()
-                .is_some_and(|e| e.eq_ignore_ascii_case(email))
-        })
+        let id = self.by_email.get(&email.to_ascii_lowercase())?;
+        self.users.get(id)
     }
 
     /// Case-insensitive, like Zendesk's external ids.
     pub(super) fn user_by_external_id(&self, external_id: &str) -> Option<&UserRecord> {
-        self.users.values().find(|u| {
-            u.external_id
-                .as_deref()
-                .is_some_and(|e| eq_ignore_case(e, external_id))
-        })
+        let id = self.by_external_id.get(&fold_case(external_id))?;
+        self.users.get(id)
     }
 
     /// The tickets whose external id is exactly `external_id`, by id. Ticket external ids are
@@ -260,6 +261,16 @@ impl Store {
     ) -> u64 {
         let id = self.next_user_id;
         self.next_user_id += 1;
+        if let Some(email) = email {
+            self.by_email
+                .entry(email.to_ascii_lowercase())
+                .or_insert(id);
+        }
+        if let Some(external_id) = external_id {
+            self.by_external_id
+                .entry(fold_case(external_id))
+                .or_insert(id);
+        }
         self.users.insert(
             id,
             UserRecord {
@@ -302,6 +313,11 @@ pub(super) fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// The key under which [`eq_ignore_case`] strings are equal.
+fn fold_case(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
 }
 
 impl From<&UserRecord> for User {
