@@ -11,6 +11,11 @@ use ticket_bridge::usersig::UserSigner;
 use ticket_bridge::zendesk::ZendeskClient;
 use ticket_bridge::{operator, sandbox, startup, telemetry, Application};
 
+/// A case allocates a few hundred small objects across two threads (HTTP, JSON, SQL rows);
+/// mimalloc serves them from per-thread pages at about half of glibc's cost per call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(version, about = "Bridges Tencent Cloud IM (Chat) and Zendesk")]
 struct Cli {

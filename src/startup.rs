@@ -12,7 +12,9 @@ use crate::bridge::conversation::ConversationRules;
 use crate::bridge::intake::CaseLimits;
 use crate::bridge::{Bridge, CaseWaiters, Greeting};
 use crate::config::{ClientAuth, Config, LimitsConfig};
-use crate::http::{self, AgentApi, AppState, ClientAuthCheck, Draining, Guard, ImCallbackAuth};
+use crate::http::{
+    self, AgentApi, AppState, ClientAuthCheck, Draining, Guard, ImCallbackAuth, Shared,
+};
 use crate::im::ImClient;
 use crate::jobs::Jobs;
 use crate::limits::StreamSlots;
@@ -150,7 +152,7 @@ impl Application {
         };
         let draining = Draining::default();
         let router = http::router(
-            AppState {
+            AppState::new(Shared {
                 jobs: parts.jobs.clone(),
                 metrics: parts.metrics.clone(),
                 metrics_token: config.metrics_token.clone(),
@@ -174,7 +176,7 @@ impl Application {
                     config.limits.cases_per_user_per_hour,
                     config.limits.open_tickets_per_user,
                 ),
-            },
+            }),
             &config.cors_allowed_origins,
         );
         if config.conversation.callback_token.is_none() {

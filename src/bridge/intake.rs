@@ -226,7 +226,11 @@ async fn run(
     // Waiting before the job starts, so its signal cannot come too early.
     let mut waiting = jobs.bridge().case_waiters.wait(case_id);
     let runner = jobs.clone();
-    let mut task = tokio::spawn(async move { runner.execute_case(&job, recorded).await });
+    // Boxed: the case's future is tens of kilobytes (every upstream call's state inline), and
+    // spawning moves a task's future several times; a box moves as a pointer.
+    let mut task = tokio::spawn(Box::pin(async move {
+        runner.execute_case(&job, recorded).await
+    }));
     tokio::select! {
         Ok(done) = &mut waiting.ready => Ok(Answer::Done {
             ticket: done.ticket,

@@ -13,6 +13,7 @@ mod request_id;
 pub mod serve;
 mod zendesk_webhook;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -41,9 +42,28 @@ use crate::secret::Secret;
 /// Largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// What every handler can reach.
+/// What every handler can reach. Shared behind one `Arc`: axum clones the state for every
+/// layer and route a request passes (over a hundred times per `/createticket`), and a clone
+/// of the fields themselves costs a reference count each.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct Shared {
     pub jobs: Jobs,
     pub metrics: Metrics,
     /// `None` = `/metrics` is open.

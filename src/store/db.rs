@@ -68,6 +68,10 @@ impl Sqlite {
         // WAL lets other processes (the CLI, a backup) read beside the writer; NORMAL syncs
         // at checkpoints, not at every commit (a power cut may lose the last commits, never
         // corrupt the file).
+        // A commit writes every page it changed to the WAL whole, checksummed: a case's few
+        // small rows touch about 25 table and index pages, so 1 KiB pages write a quarter of
+        // what 4 KiB ones do. (Only a new file takes it; an existing one keeps its size.)
+        conn.pragma_update(None, "page_size", 1024)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.set_prepared_statement_cache_capacity(128);
