@@ -20,7 +20,7 @@ pub mod secret;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-mod upstream;
+pub mod upstream;
 pub mod usersig;
 pub mod zendesk;
 pub use startup::Application;

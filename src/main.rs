@@ -134,12 +134,14 @@ async fn setup_zendesk(url: &str, dry_run: bool) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let client = ZendeskClient::new(
-        reqwest::Client::new(),
-        zendesk.base_url,
-        zendesk.auth,
-        zendesk.timeout,
-    );
+    let http = match ticket_bridge::upstream::HttpClient::new() {
+        Ok(http) => http,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let client = ZendeskClient::new(http, zendesk.base_url, zendesk.auth, zendesk.timeout);
     match operator::setup_zendesk(&client, url, dry_run).await {
         Ok(report) => {
             let w = &report.webhook;

@@ -37,7 +37,7 @@ pub enum StartupError {
         source: std::io::Error,
     },
     #[error("could not build the HTTP client: {0}")]
-    HttpClient(#[from] reqwest::Error),
+    HttpClient(#[from] crate::upstream::HttpError),
 }
 
 /// The parts every command shares: the store, the bridge over both upstream clients, and the
@@ -59,11 +59,7 @@ impl Components {
             tracing::warn!(im = %config.im.base_url, "IM_BASE_URL is plain http to another host: the admin UserSig travels unencrypted");
         }
         // One pooled client for both upstreams.
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("ticket-bridge/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()?;
+        let http = crate::upstream::HttpClient::new()?;
         let signer = UserSigner::new(config.im.sdkappid, config.im.secret_key.clone());
         let im = ImClient::new(
             http.clone(),

@@ -240,7 +240,7 @@ pub fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 /// A Zendesk client and an IM client on the emulators, as the bridge's admin (for baselines).
 pub fn clients(up: &Upstreams) -> (Arc<ZendeskClient>, Arc<ImClient>) {
-    let http = reqwest::Client::new();
+    let http = ticket_bridge::upstream::HttpClient::new().expect("HTTP client");
     let zd = Arc::new(ZendeskClient::new(
         http.clone(),
         up.zendesk_served.base_url.clone(),

@@ -8,7 +8,10 @@
 //! Error policy: the admin UserSig travels in the query string, so transport errors are stripped
 //! of their URL before they are kept or logged.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use http::{HeaderMap, Method};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -17,7 +20,7 @@ use super::types::*;
 use crate::metrics::{Metrics, Service};
 use crate::ratelimit::KeyedPacer;
 use crate::secret::Secret;
-use crate::upstream::{observed, transport_detail};
+use crate::upstream::{observed, query_value, HttpClient, HttpError};
 use crate::usersig::AdminSig;
 
 /// Codes whose descriptions say "retry" (internal errors, timeouts, frequency limits),
@@ -119,17 +122,25 @@ struct Empty {}
 
 /// Calls the IM REST API as the app admin.
 pub struct ImClient {
-    http: reqwest::Client,
+    http: HttpClient,
     base_url: String,
     sdkappid: u64,
     admin: AdminSig,
     timeout: Duration,
     pacers: Option<KeyedPacer>,
     metrics: Option<Metrics>,
-    /// The request URL without its command and `random`, parsed for the UserSig it carries:
-    /// parsing the query (the UserSig is most of it) cost more than the rest of a call, so it
-    /// is parsed again only when the sig changes.
-    url_base: std::sync::Mutex<Option<(Secret, reqwest::Url)>>,
+    /// The request URL before and after its command, up to `random=`, written for the
+    /// UserSig they carry (again only when the sig changes).
+    url_parts: std::sync::Mutex<Option<UrlParts>>,
+}
+
+/// See [`ImClient::url`].
+struct UrlParts {
+    sig: Secret,
+    /// `{base}/v4/`
+    prefix: Arc<str>,
+    /// `?sdkappid=…&random=`
+    query: Arc<str>,
 }
 
 impl std::fmt::Debug for ImClient {
@@ -145,7 +156,7 @@ impl std::fmt::Debug for ImClient {
 impl ImClient {
     /// `http` is the process's shared, pooled client; `timeout` bounds each call.
     pub fn new(
-        http: reqwest::Client,
+        http: HttpClient,
         base_url: impl Into<String>,
         sdkappid: u64,
         admin: AdminSig,
@@ -159,7 +170,7 @@ impl ImClient {
             timeout,
             pacers: None,
             metrics: None,
-            url_base: std::sync::Mutex::default(),
+            url_parts: std::sync::Mutex::default(),
         }
     }
 
@@ -360,37 +371,34 @@ impl ImClient {
     }
 
     /// `<base>/v4/<command>?sdkappid=…&identifier=…&usersig=…&contenttype=json&random=…`.
-    fn url(&self, command: &'static str) -> Result<reqwest::Url> {
+    fn url(&self, command: &'static str) -> String {
         let usersig = self.admin.get();
         let mut cache = self
-            .url_base
+            .url_parts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut url = match &*cache {
-            Some((sig, url)) if sig.expose() == usersig.expose() => url.clone(),
+        let (prefix, query) = match &*cache {
+            Some(p) if p.sig.expose() == usersig.expose() => (p.prefix.clone(), p.query.clone()),
             _ => {
-                let url = reqwest::Url::parse(&format!(
-                    "{}/v4/?sdkappid={}&identifier={}&usersig={}&contenttype=json",
-                    self.base_url.trim_end_matches('/'),
+                let prefix: Arc<str> =
+                    format!("{}/v4/", self.base_url.trim_end_matches('/')).into();
+                let query: Arc<str> = format!(
+                    "?sdkappid={}&identifier={}&usersig={}&contenttype=json&random=",
                     self.sdkappid,
                     query_value(self.admin.admin()),
                     query_value(usersig.expose()),
-                ))
-                .map_err(|e| ImError::Transport {
-                    command,
-                    detail: format!("IM_BASE_URL is not a URL: {e}"),
-                })?;
-                *cache = Some((usersig, url.clone()));
-                url
+                )
+                .into();
+                *cache = Some(UrlParts {
+                    sig: usersig,
+                    prefix: prefix.clone(),
+                    query: query.clone(),
+                });
+                (prefix, query)
             }
         };
         drop(cache);
-        // Neither step parses the query again.
-        let path = format!("{}{command}", url.path());
-        url.set_path(&path);
-        url.query_pairs_mut()
-            .append_pair("random", &rand::random::<u32>().to_string());
-        Ok(url)
+        format!("{prefix}{command}{query}{}", rand::random::<u32>())
     }
 
     /// Sends one request as the admin and reads IM's envelope.
@@ -399,25 +407,28 @@ impl ImClient {
         command: &'static str,
         body: &impl Serialize,
     ) -> Result<T> {
+        let json = serde_json::to_vec(body).map_err(|e| ImError::Decode {
+            command,
+            detail: e.to_string(),
+        })?;
         let response = self
             .http
-            .post(self.url(command)?)
-            .timeout(self.timeout)
-            .json(body)
-            .send()
+            .send(
+                Method::POST,
+                self.url(command),
+                HeaderMap::new(),
+                Some(json),
+                self.timeout,
+            )
             .await
             .map_err(|e| transport_error(command, e))?;
-        let status = response.status();
-        if !status.is_success() {
+        if !response.status.is_success() {
             return Err(ImError::Http {
                 command,
-                status: status.as_u16(),
+                status: response.status.as_u16(),
             });
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(command, e))?;
+        let bytes = response.body;
         let decode = |e: serde_json::Error| ImError::Decode {
             command,
             detail: e.to_string(),
@@ -442,32 +453,13 @@ impl ImClient {
     }
 }
 
-/// `value` as it goes in a query string: as it is when every byte is unreserved (UserIDs and
-/// UserSigs normally are: a UserSig's base64 uses `*`, `-` and `_`), percent-encoded otherwise.
-fn query_value(value: &str) -> std::borrow::Cow<'_, str> {
-    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
-    if value.bytes().all(unreserved) {
-        return value.into();
-    }
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        if unreserved(b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out.into()
-}
-
-fn transport_error(command: &'static str, e: reqwest::Error) -> ImError {
-    if e.is_timeout() {
-        ImError::Timeout { command }
-    } else {
-        ImError::Transport {
+fn transport_error(command: &'static str, e: HttpError) -> ImError {
+    match e {
+        HttpError::Timeout => ImError::Timeout { command },
+        e => ImError::Transport {
             command,
-            detail: transport_detail(e),
-        }
+            detail: e.to_string(),
+        },
     }
 }
 
@@ -475,14 +467,6 @@ fn transport_error(command: &'static str, e: reqwest::Error) -> ImError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn query_values_are_encoded_only_when_they_need_it() {
-        assert!(matches!(
-            query_value("eJw*-_.9"),
-            std::borrow::Cow::Borrowed("eJw*-_.9")
-        ));
-        assert_eq!(query_value("a b&c=d+é"), "a%20b%26c%3Dd%2B%C3%A9");
-    }
     use crate::usersig::UserSigner;
 
     #[test]
@@ -494,7 +478,7 @@ mod tests {
         );
         let sig = admin.get();
         let c = ImClient::new(
-            reqwest::Client::new(),
+            HttpClient::new().unwrap(),
             "https://x",
             1,
             admin,

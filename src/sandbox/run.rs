@@ -65,7 +65,7 @@ pub async fn run() -> Result<(), SandboxError> {
     // Connect the emulated Zendesk's webhooks as an operator would with `setup-zendesk`: the
     // webhook and its secret first, then (once the bridge's port is known) its endpoint.
     let admin_client = ZendeskClient::new(
-        reqwest::Client::new(),
+        crate::upstream::HttpClient::new().map_err(StartupError::from)?,
         zendesk_served.base_url.clone(),
         ZendeskAuth::ApiToken {
             email: SANDBOX_ZENDESK_EMAIL.to_owned(),

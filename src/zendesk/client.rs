@@ -10,7 +10,9 @@
 use std::time::Duration;
 
 use crate::ratelimit::jittered_backoff;
-use reqwest::{Method, RequestBuilder, StatusCode};
+use base64::Engine as _;
+use http::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+use http::{HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -19,7 +21,7 @@ use super::types::*;
 use crate::metrics::{Metrics, Service};
 use crate::ratelimit::Pacer;
 use crate::secret::Secret;
-use crate::upstream::{observed, retry_after, transport_detail};
+use crate::upstream::{observed, query_value, retry_after, HttpClient, HttpError};
 
 /// How the bridge authenticates to Zendesk.
 #[derive(Debug, Clone)]
@@ -107,7 +109,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Calls one Zendesk account's Support API.
 #[derive(Debug, Clone)]
 pub struct ZendeskClient {
-    http: reqwest::Client,
+    http: HttpClient,
     base_url: String,
     auth: ZendeskAuth,
     timeout: Duration,
@@ -119,7 +121,7 @@ impl ZendeskClient {
     /// `base_url` is `https://{subdomain}.zendesk.com` (or an emulator); `timeout` is the
     /// deadline of one call, retries included.
     pub fn new(
-        http: reqwest::Client,
+        http: HttpClient,
         base_url: impl Into<String>,
         auth: ZendeskAuth,
         timeout: Duration,
@@ -394,20 +396,26 @@ impl ZendeskClient {
                     .map_err(|wait| ZendeskError::RateLimited { retry_after: wait })?;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let mut req = self
-                .authorize(
-                    self.http
-                        .request(method.clone(), format!("{}{path}", self.base_url)),
-                )
-                .header(reqwest::header::ACCEPT, "application/json")
-                .query(query)
-                .timeout(remaining);
-            if let Some(b) = body {
-                req = req.json(b);
-            }
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+            headers.insert(AUTHORIZATION, self.authorization()?);
             if let Some(key) = idempotency_key {
-                req = req.header("Idempotency-Key", key);
+                let key = HeaderValue::try_from(key).map_err(|_| {
+                    ZendeskError::Transport("the Idempotency-Key is not a header value".into())
+                })?;
+                headers.insert("Idempotency-Key", key);
             }
+            let json = body
+                .map(serde_json::to_vec)
+                .transpose()
+                .map_err(|e| ZendeskError::Decode(e.to_string()))?;
+            let req = self.http.send(
+                method.clone(),
+                self.url(path, query),
+                headers,
+                json,
+                remaining,
+            );
             let sent = observed(
                 self.metrics.as_ref(),
                 Service::Zendesk,
@@ -440,14 +448,17 @@ impl ZendeskClient {
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T> {
-        let resp = req.send().await.map_err(transport_error)?;
-        let status = resp.status();
-        let retry_after = retry_after(resp.headers());
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        req: impl std::future::Future<Output = Result<crate::upstream::Response, HttpError>>,
+    ) -> Result<T> {
+        let resp = req.await.map_err(transport_error)?;
+        let status = resp.status;
+        let retry_after = retry_after(&resp.headers);
         if let Some(pacer) = &self.pacer {
-            adapt(pacer, resp.headers());
+            adapt(pacer, &resp.headers);
         }
-        let bytes = resp.bytes().await.map_err(transport_error)?;
+        let bytes = resp.body;
         if status.is_success() {
             // 204 No Content (webhook updates) reads as JSON null.
             let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
@@ -477,13 +488,35 @@ impl ZendeskClient {
         })
     }
 
-    fn authorize(&self, req: RequestBuilder) -> RequestBuilder {
-        match &self.auth {
-            ZendeskAuth::ApiToken { email, token } => {
-                req.basic_auth(format!("{email}/token"), Some(token.expose()))
-            }
-            ZendeskAuth::OAuth { token } => req.bearer_auth(token.expose()),
+    /// `{base}{path}?{query}`, the query's values percent-encoded.
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
+        let mut url = format!("{}{path}", self.base_url);
+        for (i, (name, value)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&query_value(name));
+            url.push('=');
+            url.push_str(&query_value(value));
         }
+        url
+    }
+
+    /// The `Authorization` header, marked sensitive (kept out of hyper's debug output).
+    fn authorization(&self) -> Result<HeaderValue> {
+        let text = match &self.auth {
+            ZendeskAuth::ApiToken { email, token } => {
+                let pair = format!("{email}/token:{}", token.expose());
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                )
+            }
+            ZendeskAuth::OAuth { token } => format!("Bearer {}", token.expose()),
+        };
+        let mut value = HeaderValue::try_from(text).map_err(|_| {
+            ZendeskError::Transport("the Zendesk credentials are not a header value".into())
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
     }
 }
 
@@ -505,7 +538,7 @@ fn path_template(path: &str) -> String {
 /// Follows what Zendesk says of its limits: `X-Rate-Limit` (the plan's requests per minute)
 /// lowers the budget if it was set too high; `ratelimit-remaining: 0` with `ratelimit-reset`
 /// pauses until the window resets.
-fn adapt(pacer: &Pacer, headers: &reqwest::header::HeaderMap) {
+fn adapt(pacer: &Pacer, headers: &HeaderMap) {
     let number =
         |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
     if let Some(limit) = number("x-rate-limit").and_then(|l| u32::try_from(l).ok()) {
@@ -520,13 +553,11 @@ fn adapt(pacer: &Pacer, headers: &reqwest::header::HeaderMap) {
     }
 }
 
-fn transport_error(e: reqwest::Error) -> ZendeskError {
-    if e.is_timeout() {
-        ZendeskError::Timeout
-    } else if e.is_connect() {
-        ZendeskError::Unreachable(transport_detail(e))
-    } else {
-        ZendeskError::Transport(transport_detail(e))
+fn transport_error(e: HttpError) -> ZendeskError {
+    match e {
+        HttpError::Timeout => ZendeskError::Timeout,
+        HttpError::Connect(detail) => ZendeskError::Unreachable(detail),
+        e => ZendeskError::Transport(e.to_string()),
     }
 }
 
@@ -585,7 +616,7 @@ mod tests {
             },
         ] {
             let c = ZendeskClient::new(
-                reqwest::Client::new(),
+                HttpClient::new().unwrap(),
                 "https://x",
                 auth,
                 Duration::from_secs(1),

@@ -573,7 +573,7 @@ impl TestApp {
 
 pub fn zendesk_client(base_url: &str, token: &str) -> ZendeskClient {
     ZendeskClient::new(
-        reqwest::Client::new(),
+        ticket_bridge::upstream::HttpClient::new().expect("HTTP client"),
         base_url,
         ZendeskAuth::ApiToken {
             email: ZENDESK_EMAIL.to_owned(),
@@ -586,7 +586,7 @@ pub fn zendesk_client(base_url: &str, token: &str) -> ZendeskClient {
 pub fn im_client(base_url: &str, timeout: Duration) -> ImClient {
     let signer = UserSigner::new(SDKAPPID, Secret::new(IM_KEY));
     ImClient::new(
-        reqwest::Client::new(),
+        ticket_bridge::upstream::HttpClient::new().expect("HTTP client"),
         base_url,
         SDKAPPID,
         AdminSig::new(signer, ADMIN, Duration::from_secs(3600)),

@@ -191,7 +191,7 @@ async fn the_admin_sig_is_checked_by_the_emulator() {
         ticket_bridge::secret::Secret::new("wrong-key"),
     );
     let im = ticket_bridge::im::ImClient::new(
-        reqwest::Client::new(),
+        ticket_bridge::upstream::HttpClient::new().expect("HTTP client"),
         up.im_served.base_url.clone(),
         crate::helpers::SDKAPPID,
         ticket_bridge::usersig::AdminSig::new(signer, ADMIN, Duration::from_secs(3600)),

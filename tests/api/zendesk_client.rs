@@ -196,7 +196,7 @@ async fn oauth_tokens_authenticate_as_bearer() {
         .unwrap();
     let client = |token: &str| {
         ZendeskClient::new(
-            reqwest::Client::new(),
+            ticket_bridge::upstream::HttpClient::new().expect("HTTP client"),
             served.base_url.clone(),
             ZendeskAuth::OAuth {
                 token: Secret::new(token),

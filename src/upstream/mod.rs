@@ -1,30 +1,20 @@
-//! Helpers both upstream clients share.
+//! Helpers both upstream clients share, and their HTTP transport.
 
-use std::error::Error as _;
+mod transport;
+
+pub(crate) use transport::query_value;
+pub use transport::{HttpClient, HttpError, Response};
+
 use std::future::Future;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use http::header::{HeaderMap, RETRY_AFTER};
 
 use crate::metrics::{Metrics, Service};
 
 /// A `Retry-After` longer than this is taken as this (a broken header must not park the
 /// bridge for days, nor overflow a deadline).
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-/// A transport error with its causes ("… : tcp connect error: Connection refused"), but
-/// never its URL: the IM URL carries the admin UserSig.
-pub(crate) fn transport_detail(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
 
 /// `Retry-After` in seconds (Zendesk sends whole seconds), capped at [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
