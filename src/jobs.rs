@@ -19,7 +19,7 @@ use crate::bridge::assignment::AgentHint;
 use crate::bridge::conversation::Step;
 use crate::bridge::{Bridge, BridgeError, CaseDone};
 use crate::ids::TicketId;
-use crate::store::{now_ms, CaseRecord, Job, NewJob, Store, StoreError};
+use crate::store::{now_ms, CaseRecord, Job, JobDone, NewJob, Store, StoreError};
 
 /// The job that opens a case (`/createticket`).
 pub const OPEN_CASE: &str = "open_case";
@@ -136,6 +136,8 @@ pub enum Outcome {
 /// What a job's run came to, before it is recorded.
 enum Ran {
     Done(Option<CaseDone>),
+    /// Done, and the job's completion recorded with the last step; whether it was held.
+    Completed(CaseDone, bool),
     Later(i64),
 }
 
@@ -266,10 +268,17 @@ impl Jobs {
         match job.kind.as_str() {
             OPEN_CASE => {
                 let p: OpenCasePayload = payload(job)?;
+                let running = JobDone {
+                    id: &job.id,
+                    token: job.locked_by.as_deref().unwrap_or_default(),
+                };
                 self.bridge
-                    .run_case(&p.case_id, case)
+                    .run_case(&p.case_id, case, Some(running))
                     .await
-                    .map(|done| Ran::Done(Some(done)))
+                    .map(|(done, completed)| match completed {
+                        Some(held) => Ran::Completed(done, held),
+                        None => Ran::Done(Some(done)),
+                    })
             }
             SYNC_TICKET => {
                 let p: SyncTicketPayload = payload(job)?;
@@ -310,6 +319,7 @@ impl Jobs {
                 self.store.complete_job(&job.id, token).await?,
                 Outcome::Done(done),
             ),
+            Ok(Ran::Completed(done, held)) => (held, Outcome::Done(Some(done))),
             Ok(Ran::Later(at)) => (
                 self.store.defer_job(&job.id, token, at).await?,
                 Outcome::Deferred(at),

@@ -22,7 +22,7 @@ use super::{Bridge, BridgeError};
 use crate::config::GreetingVia;
 use crate::ids::{GroupId, ImUserId, TicketId};
 use crate::im::types::{group_name, NewGroup, TextMessage};
-use crate::store::{now_ms, CaseRecord, NewTicketRecord, StoreError, TicketRecord};
+use crate::store::{now_ms, CaseRecord, JobDone, NewTicketRecord, StoreError, TicketRecord};
 use crate::zendesk::types::{NewComment, NewTicket, NewUser, Ticket, TicketRequester};
 use crate::zendesk::ZendeskError;
 
@@ -71,13 +71,16 @@ pub struct CaseDone {
 
 impl Bridge {
     /// Runs the steps of a recorded case that are not done yet. `known`: the case as it was
-    /// just recorded, by the caller holding its job (else it is read).
-    #[tracing::instrument(skip(self, known), fields(ticket_id))]
+    /// just recorded, by the caller holding its job (else it is read). `job`: the job running
+    /// it, completed with the greeting's record when the greeting is posted now; whether it
+    /// was (and was still held) comes back with the case.
+    #[tracing::instrument(skip(self, known, job), fields(ticket_id))]
     pub async fn run_case(
         &self,
         case_id: &str,
         known: Option<CaseRecord>,
-    ) -> Result<CaseDone, BridgeError> {
+        job: Option<JobDone<'_>>,
+    ) -> Result<(CaseDone, Option<bool>), BridgeError> {
         let case = match known.filter(|c| c.case_id == case_id) {
             Some(case) => case,
             None => self
@@ -117,10 +120,11 @@ impl Bridge {
         let attempt_marked = self.make_group(&rec, imported).await?;
         // The client can open the chat now; the greeting follows.
         self.case_waiters.ready(case_id, done);
-        if rec.greeted_at.is_none() {
-            self.greet(&rec, attempt_marked).await?;
-        }
-        Ok(done)
+        let completed = match rec.greeted_at {
+            None => self.greet(&rec, attempt_marked, job).await?,
+            Some(_) => None,
+        };
+        Ok((done, completed))
     }
 
     /// The ticket step: reuse the customer's open ticket when asked and there is one,
@@ -293,7 +297,7 @@ impl Bridge {
     async fn finish_ticket(&self, rec: &TicketRecord) -> Result<(), BridgeError> {
         let attempt_marked = self.make_group(rec, false).await?;
         if rec.greeted_at.is_none() {
-            self.greet(rec, attempt_marked).await?;
+            self.greet(rec, attempt_marked, None).await?;
         }
         Ok(())
     }
@@ -344,8 +348,14 @@ impl Bridge {
         Ok(true)
     }
 
-    /// Posts the greeting. `attempt_marked`: its first attempt is recorded already.
-    async fn greet(&self, rec: &TicketRecord, attempt_marked: bool) -> Result<(), BridgeError> {
+    /// Posts the greeting. `attempt_marked`: its first attempt is recorded already. `job`: the
+    /// job to complete with its record; returns whether it was still held (`None` without).
+    async fn greet(
+        &self,
+        rec: &TicketRecord,
+        attempt_marked: bool,
+        job: Option<JobDone<'_>>,
+    ) -> Result<Option<bool>, BridgeError> {
         let ticket = rec.ticket_id;
         let group_id = &GroupId::for_ticket(ticket);
         let im_err = |source| BridgeError::Im { ticket, source };
@@ -360,8 +370,7 @@ impl Bridge {
                 .map_err(im_err)?
         {
             tracing::info!("greeting found in the group's history");
-            self.store.greeted(ticket, None).await?;
-            return Ok(());
+            return Ok(self.store.greeted(ticket, None, job).await?);
         }
         if rec.greet_attempt_at.is_none() && !attempt_marked {
             self.store.mark_greet_attempt(ticket).await?;
@@ -393,9 +402,9 @@ impl Bridge {
                 None
             }
         };
-        self.store.greeted(ticket, post.as_ref()).await?;
+        let held = self.store.greeted(ticket, post.as_ref(), job).await?;
         tracing::info!("greeting posted");
-        Ok(())
+        Ok(held)
     }
 
     /// Whether the admin already posted a message with `random` in the group, searching the

@@ -5,7 +5,7 @@
 //! Zendesk comment its id. What is left to mirror is what is still `pending`.
 
 use super::db::Row;
-use super::jobs::{request_run_by, NewJob};
+use super::jobs::{request_run_by, JobDone, NewJob};
 use super::{now_ms, query, Result, Store, StoreError, Tx};
 use crate::ids::TicketId;
 
@@ -182,8 +182,14 @@ impl Store {
     }
 
     /// The ticket's greeting was posted: marked, with its post put in the transcript (when it
-    /// was a message), in one transaction.
-    pub async fn greeted(&self, ticket: TicketId, post: Option<&NewMessage>) -> Result<()> {
+    /// was a message) and the job that posted it completed (when given), in one transaction.
+    /// Returns whether that job was still held (`None` without one).
+    pub async fn greeted(
+        &self,
+        ticket: TicketId,
+        post: Option<&NewMessage>,
+        job: Option<JobDone<'_>>,
+    ) -> Result<Option<bool>> {
         let mut tx = self.db.begin().await?;
         let added = match post {
             Some(post) => insert_message(&mut tx, post).await?,
@@ -199,11 +205,15 @@ impl Store {
         .bind(ticket.0 as i64)
         .execute(&mut tx)
         .await?;
+        let held = match job {
+            Some(job) => Some(super::jobs::complete_in(&mut tx, job).await?),
+            None => None,
+        };
         tx.commit().await?;
         if added {
             self.notify_changed();
         }
-        Ok(())
+        Ok(held)
     }
 
     /// Records several messages and moves a cursor in one transaction (a page of history or

@@ -7,7 +7,7 @@
 //! processes sharing the database) never hold the same job; on PostgreSQL the row is picked
 //! with `FOR UPDATE SKIP LOCKED`, so concurrent claims take different jobs.
 
-use super::db::{Db, On, Query, Row};
+use super::db::{On, Query, Row};
 use super::{now_ms, query, Result, Store, StoreError, Topic, Tx};
 
 /// Where a job stands.
@@ -193,17 +193,7 @@ impl Store {
     /// while it ran ([`Store::request_run`]) is queued once more instead of done: at once, or
     /// when the request asked for (a batch window).
     pub async fn complete_job(&self, id: &str, token: &str) -> Result<bool> {
-        let q = query(
-            "UPDATE jobs SET status = CASE WHEN rerun = 1 THEN 'queued' ELSE 'done' END,
-                    run_at = CASE WHEN rerun = 1 AND run_at > $1 THEN run_at ELSE $2 END,
-                    rerun = 0, attempts = 0, locked_by = NULL, locked_until = NULL,
-                    last_error = NULL, updated_at = $3
-             WHERE id = $4 AND locked_by = $5",
-        )
-        .bind(now_ms())
-        .bind(now_ms())
-        .bind(now_ms());
-        held(&self.db, q, id, token).await
+        held(&self.db, completion(), id, token).await
     }
 
     /// The job failed for now: run it again at `run_at` — or at once if a run was asked for
@@ -316,9 +306,37 @@ impl Store {
 
 /// Runs `query` (whose last two parameters are the job id and the claim token) and says
 /// whether it changed the job, i.e. whether that claim still held it.
-async fn held(db: &Db, query: Query<'_>, id: &str, token: &str) -> Result<bool> {
-    let done = query.bind(id).bind(token).execute(db).await?;
+async fn held<'c>(on: impl Into<On<'c>>, query: Query<'_>, id: &str, token: &str) -> Result<bool> {
+    let done = query.bind(id).bind(token).execute(on).await?;
     Ok(done > 0)
+}
+
+/// Marks a job done (or queued again, if a run was asked for while it ran), unless
+/// another worker has taken it over; see [`Store::complete_job`].
+fn completion() -> Query<'static> {
+    query(
+        "UPDATE jobs SET status = CASE WHEN rerun = 1 THEN 'queued' ELSE 'done' END,
+                run_at = CASE WHEN rerun = 1 AND run_at > $1 THEN run_at ELSE $2 END,
+                rerun = 0, attempts = 0, locked_by = NULL, locked_until = NULL,
+                last_error = NULL, updated_at = $3
+         WHERE id = $4 AND locked_by = $5",
+    )
+    .bind(now_ms())
+    .bind(now_ms())
+    .bind(now_ms())
+}
+
+/// A running job, as the work that finishes it names it so that its completion is recorded
+/// in the same transaction as the work's last step.
+#[derive(Debug, Clone, Copy)]
+pub struct JobDone<'a> {
+    pub id: &'a str,
+    pub token: &'a str,
+}
+
+/// [`Store::complete_job`] inside `tx`; whether the job was still held.
+pub(super) async fn complete_in(tx: &mut Tx, job: JobDone<'_>) -> Result<bool> {
+    held(tx, completion(), job.id, job.token).await
 }
 
 pub(super) async fn request_run(tx: &mut Tx, job: &NewJob) -> Result<()> {

@@ -39,7 +39,7 @@ pub use conversation::{
 };
 pub use inbound::InboundEvent;
 pub(crate) use jobs::new_id;
-pub use jobs::{Job, JobStatus, NewJob};
+pub use jobs::{Job, JobDone, JobStatus, NewJob};
 pub use ops::JobQueueStats;
 pub use tickets::{NewTicketRecord, TicketRecord};
 

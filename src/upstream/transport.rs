@@ -119,7 +119,9 @@ impl HttpClient {
                 body,
             })
         };
-        tokio::time::timeout(timeout, exchange)
+        // Boxed, so that the futures of the clients' calls (and of the jobs holding them) stay
+        // small: a future is moved whole as it is nested, and hyper's exchange is large.
+        Box::pin(tokio::time::timeout(timeout, exchange))
             .await
             .unwrap_or(Err(HttpError::Timeout))
     }
