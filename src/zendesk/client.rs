@@ -111,7 +111,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 pub struct ZendeskClient {
     http: HttpClient,
     base_url: String,
-    auth: ZendeskAuth,
+    /// The `Authorization` header, written once; `None` when the credentials cannot be one.
+    authorization: Option<HeaderValue>,
     timeout: Duration,
     pacer: Option<std::sync::Arc<Pacer>>,
     metrics: Option<Metrics>,
@@ -129,7 +130,7 @@ impl ZendeskClient {
         Self {
             http,
             base_url: base_url.into(),
-            auth,
+            authorization: authorization(&auth),
             timeout,
             pacer: None,
             metrics: None,
@@ -398,7 +399,10 @@ impl ZendeskClient {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let mut headers = HeaderMap::new();
             headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-            headers.insert(AUTHORIZATION, self.authorization()?);
+            let authorization = self.authorization.clone().ok_or_else(|| {
+                ZendeskError::Transport("the Zendesk credentials are not a header value".into())
+            })?;
+            headers.insert(AUTHORIZATION, authorization);
             if let Some(key) = idempotency_key {
                 let key = HeaderValue::try_from(key).map_err(|_| {
                     ZendeskError::Transport("the Idempotency-Key is not a header value".into())
@@ -499,25 +503,23 @@ impl ZendeskClient {
         }
         url
     }
+}
 
-    /// The `Authorization` header, marked sensitive (kept out of hyper's debug output).
-    fn authorization(&self) -> Result<HeaderValue> {
-        let text = match &self.auth {
-            ZendeskAuth::ApiToken { email, token } => {
-                let pair = format!("{email}/token:{}", token.expose());
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                )
-            }
-            ZendeskAuth::OAuth { token } => format!("Bearer {}", token.expose()),
-        };
-        let mut value = HeaderValue::try_from(text).map_err(|_| {
-            ZendeskError::Transport("the Zendesk credentials are not a header value".into())
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
+/// The `Authorization` header of `auth`, marked sensitive (its `Debug` shows no credentials).
+fn authorization(auth: &ZendeskAuth) -> Option<HeaderValue> {
+    let text = match auth {
+        ZendeskAuth::ApiToken { email, token } => {
+            let pair = format!("{email}/token:{}", token.expose());
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        }
+        ZendeskAuth::OAuth { token } => format!("Bearer {}", token.expose()),
+    };
+    let mut value = HeaderValue::try_from(text).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// A request path as a metrics label: ids (segments with a digit, but the API version) become
