@@ -129,18 +129,9 @@ pub struct ImClient {
     timeout: Duration,
     pacers: Option<KeyedPacer>,
     metrics: Option<Metrics>,
-    /// The request URL before and after its command, up to `random=`, written for the
-    /// UserSig they carry (again only when the sig changes).
-    url_parts: std::sync::Mutex<Option<UrlParts>>,
-}
-
-/// See [`ImClient::url`].
-struct UrlParts {
-    sig: Secret,
-    /// `{base}/v4/`
-    prefix: Arc<str>,
-    /// `?sdkappid=…&random=`
-    query: Arc<str>,
+    /// The request URL's query up to `random=`, written for the UserSig it carries (again
+    /// only when the sig changes).
+    url_query: std::sync::Mutex<Option<(Secret, Arc<str>)>>,
 }
 
 impl std::fmt::Debug for ImClient {
@@ -170,7 +161,7 @@ impl ImClient {
             timeout,
             pacers: None,
             metrics: None,
-            url_parts: std::sync::Mutex::default(),
+            url_query: std::sync::Mutex::default(),
         }
     }
 
@@ -374,14 +365,12 @@ impl ImClient {
     fn url(&self, command: &'static str) -> String {
         let usersig = self.admin.get();
         let mut cache = self
-            .url_parts
+            .url_query
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (prefix, query) = match &*cache {
-            Some(p) if p.sig.expose() == usersig.expose() => (p.prefix.clone(), p.query.clone()),
+        let query = match &*cache {
+            Some((sig, query)) if sig.expose() == usersig.expose() => query.clone(),
             _ => {
-                let prefix: Arc<str> =
-                    format!("{}/v4/", self.base_url.trim_end_matches('/')).into();
                 let query: Arc<str> = format!(
                     "?sdkappid={}&identifier={}&usersig={}&contenttype=json&random=",
                     self.sdkappid,
@@ -389,16 +378,16 @@ impl ImClient {
                     query_value(usersig.expose()),
                 )
                 .into();
-                *cache = Some(UrlParts {
-                    sig: usersig,
-                    prefix: prefix.clone(),
-                    query: query.clone(),
-                });
-                (prefix, query)
+                *cache = Some((usersig, query.clone()));
+                query
             }
         };
         drop(cache);
-        format!("{prefix}{command}{query}{}", rand::random::<u32>())
+        format!(
+            "{}/v4/{command}{query}{}",
+            self.base_url.trim_end_matches('/'),
+            rand::random::<u32>()
+        )
     }
 
     /// Sends one request as the admin and reads IM's envelope.

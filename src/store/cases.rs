@@ -1,6 +1,6 @@
 //! `cases`: every accepted `/createticket` request, recorded before any upstream call.
 
-use super::db::Row;
+use super::db::{On, Row};
 use super::jobs::{insert_job, Job, NewJob};
 use super::tickets::{insert_ticket, NewTicketRecord, TicketRecord};
 use super::{now_ms, query, Result, Store, StoreError, Tx};
@@ -60,7 +60,7 @@ const SELECT_CASE: &str = "SELECT case_id, user_id, idem_key, request_hash, requ
 impl Store {
     /// Records a case and the job that will finish it, in one transaction, unless the user's
     /// `Idempotency-Key` is taken already ([`CaseInsert::Existing`]) or, with `load_since`
-    /// (ms), `admit` refuses the user's load ([`Store::case_load`], read in the same
+    /// (ms), `admit` refuses the user's load ([`case_load`], read in the same
     /// transaction) for a key not recorded yet ([`CaseInsert::Refused`]); then nothing is
     /// written.
     pub async fn insert_case(
@@ -206,10 +206,7 @@ impl Store {
 
     /// Remembers (or corrects) which Zendesk user an IM user is.
     pub async fn remember_customer(&self, user: &ImUserId, zendesk_user: u64) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        remember_customer(&mut tx, user, zendesk_user).await?;
-        tx.commit().await?;
-        Ok(())
+        remember_customer(&self.db, user, zendesk_user).await
     }
 
     pub async fn forget_customer(&self, user: &ImUserId) -> Result<()> {
@@ -235,7 +232,11 @@ impl Store {
     }
 }
 
-async fn remember_customer(tx: &mut Tx, user: &ImUserId, zendesk_user: u64) -> Result<()> {
+async fn remember_customer<'c>(
+    on: impl Into<On<'c>>,
+    user: &ImUserId,
+    zendesk_user: u64,
+) -> Result<()> {
     query(
         "INSERT INTO customers (user_id, zendesk_user_id, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO UPDATE SET zendesk_user_id = excluded.zendesk_user_id",
@@ -243,7 +244,7 @@ async fn remember_customer(tx: &mut Tx, user: &ImUserId, zendesk_user: u64) -> R
     .bind(user.as_str())
     .bind(zendesk_user as i64)
     .bind(now_ms())
-    .execute(tx)
+    .execute(on)
     .await?;
     Ok(())
 }
