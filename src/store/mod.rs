@@ -21,6 +21,7 @@ mod ops;
 mod retention;
 mod signals;
 mod tickets;
+mod wal_writes;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
