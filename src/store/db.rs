@@ -563,3 +563,39 @@ impl Drop for Tx {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Sqlite;
+    use crate::store::wal_writes::WAL_WRITES;
+    use std::time::Duration;
+
+    #[test]
+    fn the_store_writes_its_commits_through_the_gathering_vfs() {
+        let path =
+            std::env::temp_dir().join(format!("ticket-bridge-db-vfs-{}.db", std::process::id()));
+        let db = Sqlite::open(
+            &format!("sqlite://{}", path.display()),
+            Duration::from_secs(1),
+        )
+        .expect("opens");
+        // The first commit starts the WAL, whose header is synced on its own.
+        db.with(|c| Ok(c.execute_batch("CREATE TABLE t (x TEXT UNIQUE, y TEXT UNIQUE)")?))
+            .expect("creates");
+        let before = WAL_WRITES.with(|n| n.get());
+        for x in ["a", "b"] {
+            db.with(|c| Ok(c.execute("INSERT INTO t VALUES (?1, ?1)", [x])?))
+                .expect("writes");
+        }
+        let mode: String = db
+            .with(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+            .expect("reads");
+        assert_eq!(mode, "wal");
+        // Two commits of three pages each (the table, two indexes): one write each.
+        assert_eq!(WAL_WRITES.with(|n| n.get()) - before, 2);
+        drop(db);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}
