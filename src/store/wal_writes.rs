@@ -10,19 +10,26 @@
 //! Why nothing can read what is still gathered: readers (this connection, or another process
 //! such as the CLI) read only the frames the wal-index says are committed, and SQLite publishes
 //! a commit in the wal-index (shared memory, no call on this file) only after writing its
-//! commit frame, whose page write is where the gathered bytes go out. Anything else asked of the
+//! commit frame, whose page write is where the gathered bytes go out. (As a second guard, the
+//! memory barrier SQLite asks of the database file between the two copies of the wal-index
+//! header it writes to publish a commit writes them out too.) Anything else asked of the WAL
 //! file first writes what is gathered: a read (SQLite reads back frames of its own transaction
 //! to recompute checksums), its size, a sync, a truncation, closing it. Durability is what it
 //! was: the same bytes reach the same offsets before the commit is visible, and a crash
 //! before that loses only an uncommitted transaction, as it always could.
 //!
+//! What a transaction that does not commit leaves gathered (frames it spilled from a full page
+//! cache) is dropped when it releases the WAL's write lock: written later, it would land on
+//! frames another process may have committed since.
+//!
 //! The commit frame is recognised by its header (the WAL format is SQLite's documented file
 //! format): its second field, the database size after the commit, is zero in every other
-//! frame.
+//! frame. A file system without "powersafe overwrite" makes SQLite pad commits to a sector
+//! boundary and sync in the middle of a frame: such a WAL is not gathered.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::ffi;
 
@@ -36,6 +43,10 @@ const FRAME_HEADER: usize = 24;
 /// The most bytes handed to the OS in one write: the unix VFS takes at most 128 KiB − 1 per
 /// call (it masks larger sizes). A larger transaction goes out in pieces.
 const MAX_GATHERED: usize = 0x1ffff;
+
+/// The shared-memory lock a writer holds for its whole write transaction (SQLite's
+/// `WAL_WRITE_LOCK`).
+const WAL_WRITE_LOCK: c_int = 0;
 
 /// The platform's default VFS, which does the actual I/O.
 struct Inner(*mut ffi::sqlite3_vfs);
@@ -75,20 +86,34 @@ pub(super) fn vfs() -> Option<&'static CStr> {
 }
 
 /// An open file: SQLite's handle, the default VFS's file (stored right after this struct, in
-/// the same allocation) and, for a WAL file, the bytes gathered for it.
+/// the same allocation) and what it has to do with gathering.
 #[repr(C)]
 struct File {
     base: ffi::sqlite3_file,
     inner: *mut ffi::sqlite3_file,
-    wal: Option<Gathered>,
+    role: Role,
 }
 
 /// Where the default VFS's file starts in the allocation SQLite gives `xOpen`.
 const INNER_FILE_OFFSET: usize = std::mem::size_of::<File>().next_multiple_of(16);
 
+enum Role {
+    /// Straight through.
+    Plain,
+    /// A WAL file: its writes are gathered.
+    Wal(Shared),
+    /// The database file of a gathered WAL: SQLite publishes commits (the barrier) and ends
+    /// write transactions (the write lock) through it.
+    Database(Shared),
+}
+
+/// A WAL file's gathered bytes, shared with its database file.
+type Shared = Arc<Mutex<Gathered>>;
+
 /// Consecutive bytes written to a WAL file and not handed to the OS yet.
-#[derive(Default)]
 struct Gathered {
+    /// The default VFS's WAL file; null once it is closed.
+    file: *mut ffi::sqlite3_file,
     /// The file offset of `bytes[0]`.
     at: i64,
     bytes: Vec<u8>,
@@ -96,16 +121,50 @@ struct Gathered {
     commit_page_next: bool,
 }
 
-impl Gathered {
-    fn end(&self) -> i64 {
-        self.at + self.bytes.len() as i64
-    }
-}
+// SAFETY: `file` is only used under the mutex, by the connection that owns both files (SQLite
+// runs a connection on one thread at a time).
+unsafe impl Send for Gathered {}
 
 #[cfg(test)]
 thread_local! {
     /// WAL writes handed to the OS on this thread (tests run SQLite on their own thread).
     pub(super) static WAL_WRITES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+impl Gathered {
+    fn end(&self) -> i64 {
+        self.at + self.bytes.len() as i64
+    }
+
+    /// Hands the bytes to the OS.
+    unsafe fn flush(&mut self) -> c_int {
+        if self.bytes.is_empty() || self.file.is_null() {
+            self.bytes.clear();
+            return ffi::SQLITE_OK;
+        }
+        #[cfg(test)]
+        WAL_WRITES.with(|n| n.set(n.get() + 1));
+        // At most MAX_GATHERED: fits.
+        let len = self.bytes.len() as c_int;
+        // SAFETY: `file` is the open WAL file, whose methods the default VFS set.
+        let rc = match (*(*self.file).pMethods).xWrite {
+            Some(write) => write(self.file, self.bytes.as_ptr().cast(), len, self.at),
+            None => ffi::SQLITE_IOERR_WRITE,
+        };
+        // Failed or not, these bytes are done with: SQLite rolls the transaction back on an error.
+        self.bytes.clear();
+        rc
+    }
+
+    /// Drops the bytes of a transaction that did not commit.
+    fn discard(&mut self) {
+        self.bytes.clear();
+        self.commit_page_next = false;
+    }
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Gathered> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 unsafe extern "C" fn open(
@@ -134,7 +193,7 @@ unsafe extern "C" fn open(
                 pMethods: ptr::null(),
             },
             inner,
-            wal: (flags & ffi::SQLITE_OPEN_WAL != 0).then(Gathered::default),
+            role: Role::Plain,
         },
     );
     let rc = inner_open(*inner_vfs, name, inner, flags, out_flags);
@@ -142,10 +201,33 @@ unsafe extern "C" fn open(
         // SQLite closes a file only if its methods are set: nothing of ours may outlive this.
         ptr::drop_in_place(ours);
         (*file).pMethods = ptr::null();
-    } else {
-        (*file).pMethods = &METHODS;
+        return rc;
+    }
+    (*file).pMethods = &METHODS;
+    if rc == ffi::SQLITE_OK && flags & ffi::SQLITE_OPEN_WAL != 0 {
+        // SAFETY: `name` is the WAL's name as the pager passed it, which is what
+        // `sqlite3_database_file_object` takes; it returns the pager's open database file.
+        let db = ffi::sqlite3_database_file_object(name);
+        if !db.is_null() && ptr::eq((*db).pMethods, &METHODS) && powersafe_overwrite(db) {
+            let shared = Arc::new(Mutex::new(Gathered {
+                file: inner,
+                at: 0,
+                bytes: Vec::new(),
+                commit_page_next: false,
+            }));
+            (*db.cast::<File>()).role = Role::Database(shared.clone());
+            (*ours).role = Role::Wal(shared);
+        }
     }
     rc
+}
+
+/// Whether the database file's device overwrites a sector's other bytes safely, as SQLite asks
+/// of a WAL it does not pad (see the module's comment).
+unsafe fn powersafe_overwrite(db: *mut ffi::sqlite3_file) -> bool {
+    (*(*db).pMethods)
+        .xDeviceCharacteristics
+        .is_some_and(|device| device(db) & ffi::SQLITE_IOCAP_POWERSAFE_OVERWRITE != 0)
 }
 
 static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
@@ -156,8 +238,8 @@ static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     xTruncate: Some(truncate),
     xSync: Some(sync),
     xFileSize: Some(file_size),
-    xLock: Some(lock),
-    xUnlock: Some(unlock),
+    xLock: Some(lock_file),
+    xUnlock: Some(unlock_file),
     xCheckReservedLock: Some(check_reserved_lock),
     xFileControl: Some(file_control),
     xSectorSize: Some(sector_size),
@@ -169,6 +251,11 @@ static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     xFetch: Some(fetch),
     xUnfetch: Some(unfetch),
 };
+
+/// Our state of a file.
+unsafe fn role<'f>(file: *mut ffi::sqlite3_file) -> &'f Role {
+    &(*file.cast::<File>()).role
+}
 
 /// The default VFS's file and its methods.
 unsafe fn inner(
@@ -190,29 +277,12 @@ macro_rules! forward {
     }};
 }
 
-/// Hands what is gathered for a WAL file to the OS.
+/// Writes out what is gathered for a WAL file (nothing for any other file).
 unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
-    let Some(gathered) = (*file.cast::<File>()).wal.as_mut() else {
-        return ffi::SQLITE_OK;
-    };
-    if gathered.bytes.is_empty() {
-        return ffi::SQLITE_OK;
+    match role(file) {
+        Role::Wal(shared) => lock(shared).flush(),
+        Role::Plain | Role::Database(_) => ffi::SQLITE_OK,
     }
-    #[cfg(test)]
-    WAL_WRITES.with(|n| n.set(n.get() + 1));
-    // At most MAX_GATHERED: fits.
-    let len = gathered.bytes.len() as c_int;
-    let rc = forward!(
-        file,
-        xWrite,
-        ffi::SQLITE_IOERR_WRITE,
-        gathered.bytes.as_ptr().cast(),
-        len,
-        gathered.at
-    );
-    // Failed or not, these bytes are done with: SQLite rolls the transaction back on an error.
-    gathered.bytes.clear();
-    rc
 }
 
 unsafe extern "C" fn write(
@@ -221,7 +291,7 @@ unsafe extern "C" fn write(
     amount: c_int,
     offset: i64,
 ) -> c_int {
-    let Some(gathered) = (*file.cast::<File>()).wal.as_mut() else {
+    let Role::Wal(shared) = role(file) else {
         return forward!(file, xWrite, ffi::SQLITE_IOERR_WRITE, data, amount, offset);
     };
     let Ok(len) = usize::try_from(amount) else {
@@ -230,20 +300,18 @@ unsafe extern "C" fn write(
     // SAFETY: SQLite passes `amount` readable bytes.
     let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len);
     let commit_header = len == FRAME_HEADER && bytes[4..8] != [0; 4];
+    let mut gathered = lock(shared);
     let follows = !gathered.bytes.is_empty() && offset == gathered.end();
     if !follows || gathered.bytes.len() + len > MAX_GATHERED {
-        let rc = flush(file);
+        let rc = gathered.flush();
         if rc != ffi::SQLITE_OK {
             return rc;
         }
     }
-    let Some(gathered) = (*file.cast::<File>()).wal.as_mut() else {
-        return ffi::SQLITE_IOERR_WRITE;
-    };
-    if commit_header && !follows {
+    if (commit_header && !follows) || len > MAX_GATHERED {
         // A commit header that does not extend the frames being gathered may be one SQLite
         // rewrites in place (recomputing checksums), with no page after it: written now.
-        gathered.commit_page_next = true;
+        gathered.commit_page_next = commit_header;
         return forward!(file, xWrite, ffi::SQLITE_IOERR_WRITE, data, amount, offset);
     }
     if gathered.bytes.is_empty() {
@@ -251,19 +319,60 @@ unsafe extern "C" fn write(
     }
     gathered.bytes.extend_from_slice(bytes);
     if std::mem::replace(&mut gathered.commit_page_next, commit_header) {
-        return flush(file);
+        return gathered.flush();
     }
     ffi::SQLITE_OK
 }
 
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
-    let flushed = flush(file);
+    let flushed = match role(file) {
+        Role::Wal(shared) => {
+            let mut gathered = lock(shared);
+            let rc = gathered.flush();
+            // The database file may outlive its WAL (a change of journal mode).
+            gathered.file = ptr::null_mut();
+            rc
+        }
+        Role::Plain | Role::Database(_) => ffi::SQLITE_OK,
+    };
     let closed = forward!(file, xClose, ffi::SQLITE_OK);
     ptr::drop_in_place(file.cast::<File>());
     if flushed != ffi::SQLITE_OK {
         flushed
     } else {
         closed
+    }
+}
+
+unsafe extern "C" fn shm_lock(
+    file: *mut ffi::sqlite3_file,
+    offset: c_int,
+    n: c_int,
+    flags: c_int,
+) -> c_int {
+    if let Role::Database(shared) = role(file) {
+        let releases_write_lock = flags & ffi::SQLITE_SHM_UNLOCK != 0
+            && offset <= WAL_WRITE_LOCK
+            && WAL_WRITE_LOCK < offset + n;
+        if releases_write_lock {
+            // Committed frames went out with their commit: what is left belongs to a
+            // transaction rolled back, and the next writer (maybe another process) may reuse
+            // its offsets.
+            lock(shared).discard();
+        }
+    }
+    forward!(file, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, offset, n, flags)
+}
+
+unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
+    if let Role::Database(shared) = role(file) {
+        // Publishing a commit: its frames are out already (see the module's comment); a
+        // failure here would surface at the next write, read or sync of the WAL.
+        let _ = lock(shared).flush();
+    }
+    let (inner, methods) = inner(file);
+    if let Some(barrier) = methods.xShmBarrier {
+        barrier(inner);
     }
 }
 
@@ -295,26 +404,18 @@ flush_then_forward!(truncate, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, (size: i64)
 flush_then_forward!(sync, xSync, ffi::SQLITE_IOERR_FSYNC, (flags: c_int));
 flush_then_forward!(file_size, xFileSize, ffi::SQLITE_IOERR_FSTAT, (size: *mut i64));
 flush_then_forward!(file_control, xFileControl, ffi::SQLITE_NOTFOUND, (op: c_int, arg: *mut c_void));
-forward_only!(lock, xLock, ffi::SQLITE_OK, (level: c_int));
-forward_only!(unlock, xUnlock, ffi::SQLITE_OK, (level: c_int));
+forward_only!(lock_file, xLock, ffi::SQLITE_OK, (level: c_int));
+forward_only!(unlock_file, xUnlock, ffi::SQLITE_OK, (level: c_int));
 forward_only!(check_reserved_lock, xCheckReservedLock, ffi::SQLITE_OK, (out: *mut c_int));
 forward_only!(sector_size, xSectorSize, 4096, ());
 forward_only!(device_characteristics, xDeviceCharacteristics, 0, ());
 forward_only!(shm_map, xShmMap, ffi::SQLITE_IOERR_SHMMAP, (region: c_int, size: c_int, extend: c_int, out: *mut *mut c_void));
-forward_only!(shm_lock, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, (offset: c_int, n: c_int, flags: c_int));
 forward_only!(shm_unmap, xShmUnmap, ffi::SQLITE_OK, (delete: c_int));
 forward_only!(fetch, xFetch, {
     *out = ptr::null_mut();
     ffi::SQLITE_OK
 }, (offset: i64, amount: c_int, out: *mut *mut c_void));
 forward_only!(unfetch, xUnfetch, ffi::SQLITE_OK, (offset: i64, page: *mut c_void));
-
-unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
-    let (inner, methods) = inner(file);
-    if let Some(barrier) = methods.xShmBarrier {
-        barrier(inner);
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -492,5 +593,79 @@ mod tests {
         }
         drop(conn);
         check(&reader, 300);
+    }
+
+    #[test]
+    fn a_rolled_back_transaction_leaves_nothing_to_land_on_another_writers_commit() {
+        let db = Scratch::new("rollback");
+        let conn = db.gathering();
+        conn.execute_batch("CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT)")
+            .expect("table");
+        for i in 0..200 {
+            conn.execute(
+                "INSERT INTO u (v) VALUES (?1)",
+                [format!("{i}{}", "a".repeat(300))],
+            )
+            .expect("inserts");
+        }
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("checkpoints");
+        // A transaction that outgrows a small cache spills frames (fewer than one write's
+        // worth: they stay gathered), then rolls back.
+        conn.pragma_update(None, "cache_size", 20).expect("cache");
+        conn.execute_batch("BEGIN; UPDATE u SET v = 'A' || v; ROLLBACK;")
+            .expect("rolls back");
+        // Another process commits, at the same offsets of the WAL.
+        db.plain()
+            .execute_batch("UPDATE u SET v = 'B' || v")
+            .expect("the other commits");
+        // Our connection uses the WAL again: a read, a write, closing.
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM u", [], |r| r.get(0))
+            .expect("reads");
+        assert_eq!(rows, 200);
+        conn.execute("INSERT INTO u (v) VALUES ('B, ours')", [])
+            .expect("writes");
+        drop(conn);
+        let fresh = db.plain();
+        let lost: i64 = fresh
+            .query_row("SELECT COUNT(*) FROM u WHERE v NOT LIKE 'B%'", [], |r| {
+                r.get(0)
+            })
+            .expect("reads");
+        assert_eq!(lost, 0, "rows whose committed update was overwritten");
+        let integrity: String = fresh
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("checks");
+        assert_eq!(integrity, "ok");
+    }
+
+    #[test]
+    fn a_wal_padded_to_sectors_is_written_as_sqlite_writes_it() {
+        // Without "powersafe overwrite", synchronous = FULL pads each commit to a sector
+        // boundary and syncs in the middle of a frame.
+        let db = Scratch::new("padded");
+        let uri = format!("file:{}?psow=0", db.0.display());
+        let conn =
+            Connection::open_with_flags_and_vfs(&uri, OpenFlags::default(), vfs().expect("VFS"))
+                .expect("opens");
+        conn.pragma_update(None, "page_size", 1024)
+            .expect("page size");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL");
+        conn.pragma_update(None, "synchronous", "FULL")
+            .expect("sync");
+        create_tables(&conn);
+        let reader = db.plain();
+        let before = wal_writes();
+        for n in 0..30_i64 {
+            conn.execute(
+                "INSERT INTO t (k, v, n) VALUES (?1, ?2, ?3)",
+                (format!("k{n}"), "p".repeat(500), n),
+            )
+            .expect("inserts");
+            check(&reader, n + 1);
+        }
+        assert_eq!(wal_writes(), before, "nothing gathered");
     }
 }
