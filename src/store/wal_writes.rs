@@ -19,8 +19,8 @@
 //! before that loses only an uncommitted transaction, as it always could.
 //!
 //! What a transaction that does not commit leaves gathered (frames it spilled from a full page
-//! cache) is dropped when it releases the WAL's write lock: written later, it would land on
-//! frames another process may have committed since.
+//! cache) is dropped when it releases the WAL's write lock, or the database file's lock:
+//! written later, it would land on frames another process may have committed since.
 //!
 //! The commit frame is recognised by its header (the WAL format is SQLite's documented file
 //! format): its second field, the database size after the commit, is zero in every other
@@ -151,8 +151,12 @@ impl Gathered {
             Some(write) => write(self.file, self.bytes.as_ptr().cast(), len, self.at),
             None => ffi::SQLITE_IOERR_WRITE,
         };
-        // Failed or not, these bytes are done with: SQLite rolls the transaction back on an error.
-        self.bytes.clear();
+        // Bytes that failed to go out stay, to go with the next flush: SQLite may roll back
+        // only the statement that saw the error (a read of a spilled page) and commit the rest,
+        // which must not be published without them.
+        if rc == ffi::SQLITE_OK {
+            self.bytes.clear();
+        }
         rc
     }
 
@@ -330,6 +334,7 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
             let mut gathered = lock(shared);
             let rc = gathered.flush();
             // The database file may outlive its WAL (a change of journal mode).
+            gathered.discard();
             gathered.file = ptr::null_mut();
             rc
         }
@@ -362,6 +367,16 @@ unsafe extern "C" fn shm_lock(
         }
     }
     forward!(file, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, offset, n, flags)
+}
+
+unsafe extern "C" fn unlock_file(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
+    if let Role::Database(shared) = role(file) {
+        // Other processes may write once this lock is lowered (the end of `locking_mode =
+        // EXCLUSIVE`, where the WAL's write lock is never taken in shared memory): nothing
+        // gathered then belongs to a committed transaction.
+        lock(shared).discard();
+    }
+    forward!(file, xUnlock, ffi::SQLITE_OK, level)
 }
 
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
@@ -405,7 +420,6 @@ flush_then_forward!(sync, xSync, ffi::SQLITE_IOERR_FSYNC, (flags: c_int));
 flush_then_forward!(file_size, xFileSize, ffi::SQLITE_IOERR_FSTAT, (size: *mut i64));
 flush_then_forward!(file_control, xFileControl, ffi::SQLITE_NOTFOUND, (op: c_int, arg: *mut c_void));
 forward_only!(lock_file, xLock, ffi::SQLITE_OK, (level: c_int));
-forward_only!(unlock_file, xUnlock, ffi::SQLITE_OK, (level: c_int));
 forward_only!(check_reserved_lock, xCheckReservedLock, ffi::SQLITE_OK, (out: *mut c_int));
 forward_only!(sector_size, xSectorSize, 4096, ());
 forward_only!(device_characteristics, xDeviceCharacteristics, 0, ());
@@ -667,5 +681,48 @@ mod tests {
             check(&reader, n + 1);
         }
         assert_eq!(wal_writes(), before, "nothing gathered");
+    }
+
+    #[test]
+    fn leaving_exclusive_locking_drops_what_a_rolled_back_transaction_gathered() {
+        let db = Scratch::new("exclusive");
+        let conn = db.gathering();
+        conn.execute_batch("CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT)")
+            .expect("table");
+        for i in 0..200 {
+            conn.execute(
+                "INSERT INTO u (v) VALUES (?1)",
+                [format!("{i}{}", "a".repeat(300))],
+            )
+            .expect("inserts");
+        }
+        // The WAL goes exclusive (no write lock in shared memory), and stays so until the end
+        // of the next write transaction.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .expect("exclusive");
+        conn.execute("UPDATE u SET v = v WHERE id = 1", [])
+            .expect("writes");
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("checkpoints");
+        conn.pragma_update(None, "locking_mode", "NORMAL")
+            .expect("normal");
+        conn.pragma_update(None, "cache_size", 20).expect("cache");
+        conn.execute_batch("BEGIN; UPDATE u SET v = 'A' || v; ROLLBACK;")
+            .expect("rolls back");
+        db.plain()
+            .execute_batch("UPDATE u SET v = 'B' || v")
+            .expect("the other commits");
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM u", [], |r| r.get(0))
+            .expect("reads");
+        assert_eq!(rows, 200);
+        drop(conn);
+        let lost: i64 = db
+            .plain()
+            .query_row("SELECT COUNT(*) FROM u WHERE v NOT LIKE 'B%'", [], |r| {
+                r.get(0)
+            })
+            .expect("reads");
+        assert_eq!(lost, 0, "rows whose committed update was overwritten");
     }
 }
