@@ -610,51 +610,6 @@ mod tests {
     }
 
     #[test]
-    fn a_rolled_back_transaction_leaves_nothing_to_land_on_another_writers_commit() {
-        let db = Scratch::new("rollback");
-        let conn = db.gathering();
-        conn.execute_batch("CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT)")
-            .expect("table");
-        for i in 0..200 {
-            conn.execute(
-                "INSERT INTO u (v) VALUES (?1)",
-                [format!("{i}{}", "a".repeat(300))],
-            )
-            .expect("inserts");
-        }
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .expect("checkpoints");
-        // A transaction that outgrows a small cache spills frames (fewer than one write's
-        // worth: they stay gathered), then rolls back.
-        conn.pragma_update(None, "cache_size", 20).expect("cache");
-        conn.execute_batch("BEGIN; UPDATE u SET v = 'A' || v; ROLLBACK;")
-            .expect("rolls back");
-        // Another process commits, at the same offsets of the WAL.
-        db.plain()
-            .execute_batch("UPDATE u SET v = 'B' || v")
-            .expect("the other commits");
-        // Our connection uses the WAL again: a read, a write, closing.
-        let rows: i64 = conn
-            .query_row("SELECT COUNT(*) FROM u", [], |r| r.get(0))
-            .expect("reads");
-        assert_eq!(rows, 200);
-        conn.execute("INSERT INTO u (v) VALUES ('B, ours')", [])
-            .expect("writes");
-        drop(conn);
-        let fresh = db.plain();
-        let lost: i64 = fresh
-            .query_row("SELECT COUNT(*) FROM u WHERE v NOT LIKE 'B%'", [], |r| {
-                r.get(0)
-            })
-            .expect("reads");
-        assert_eq!(lost, 0, "rows whose committed update was overwritten");
-        let integrity: String = fresh
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .expect("checks");
-        assert_eq!(integrity, "ok");
-    }
-
-    #[test]
     fn a_wal_padded_to_sectors_is_written_as_sqlite_writes_it() {
         // Without "powersafe overwrite", synchronous = FULL pads each commit to a sector
         // boundary and syncs in the middle of a frame.
@@ -683,10 +638,8 @@ mod tests {
         assert_eq!(wal_writes(), before, "nothing gathered");
     }
 
-    #[test]
-    fn leaving_exclusive_locking_drops_what_a_rolled_back_transaction_gathered() {
-        let db = Scratch::new("exclusive");
-        let conn = db.gathering();
+    /// Table `u`: 200 rows of about 300 bytes, and a WAL emptied.
+    fn fill_u(conn: &Connection) {
         conn.execute_batch("CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT)")
             .expect("table");
         for i in 0..200 {
@@ -696,16 +649,15 @@ mod tests {
             )
             .expect("inserts");
         }
-        // The WAL goes exclusive (no write lock in shared memory), and stays so until the end
-        // of the next write transaction.
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
-            .expect("exclusive");
-        conn.execute("UPDATE u SET v = v WHERE id = 1", [])
-            .expect("writes");
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .expect("checkpoints");
-        conn.pragma_update(None, "locking_mode", "NORMAL")
-            .expect("normal");
+    }
+
+    /// A transaction that outgrows a small cache spills frames (fewer than one write's worth:
+    /// they stay gathered) and rolls back; another process commits, at the same offsets of
+    /// the WAL; our connection uses the WAL again (a read, a write, closing). Returns the rows
+    /// whose committed update was overwritten.
+    fn roll_back_while_another_commits(db: &Scratch, conn: Connection) -> i64 {
         conn.pragma_update(None, "cache_size", 20).expect("cache");
         conn.execute_batch("BEGIN; UPDATE u SET v = 'A' || v; ROLLBACK;")
             .expect("rolls back");
@@ -716,13 +668,44 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM u", [], |r| r.get(0))
             .expect("reads");
         assert_eq!(rows, 200);
+        conn.execute("INSERT INTO u (v) VALUES ('B, ours')", [])
+            .expect("writes");
         drop(conn);
-        let lost: i64 = db
-            .plain()
+        let fresh = db.plain();
+        let integrity: String = fresh
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("checks");
+        assert_eq!(integrity, "ok");
+        fresh
             .query_row("SELECT COUNT(*) FROM u WHERE v NOT LIKE 'B%'", [], |r| {
                 r.get(0)
             })
-            .expect("reads");
-        assert_eq!(lost, 0, "rows whose committed update was overwritten");
+            .expect("reads")
+    }
+
+    #[test]
+    fn a_rolled_back_transaction_leaves_nothing_to_land_on_another_writers_commit() {
+        let db = Scratch::new("rollback");
+        let conn = db.gathering();
+        fill_u(&conn);
+        assert_eq!(roll_back_while_another_commits(&db, conn), 0);
+    }
+
+    #[test]
+    fn leaving_exclusive_locking_drops_what_a_rolled_back_transaction_gathered() {
+        let db = Scratch::new("exclusive");
+        let conn = db.gathering();
+        fill_u(&conn);
+        // The WAL goes exclusive (no write lock in shared memory), and stays so until the end
+        // of the next write transaction.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .expect("exclusive");
+        conn.execute("UPDATE u SET v = v WHERE id = 1", [])
+            .expect("writes");
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("checkpoints");
+        conn.pragma_update(None, "locking_mode", "NORMAL")
+            .expect("normal");
+        assert_eq!(roll_back_while_another_commits(&db, conn), 0);
     }
 }
