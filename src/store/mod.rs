@@ -12,6 +12,7 @@
 //! and conversation changes are signalled to the other replicas with `NOTIFY` (`signals.rs`).
 
 mod cases;
+mod checkpoints;
 mod conversation;
 mod db;
 mod inbound;
