@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
-
-use super::checkpoints::{Checkpointer, BACKSTOP_PAGES};
 use sqlx::postgres::{PgArguments, PgPool, PgRow, Postgres};
 use sqlx::{Row as _, TypeInfo as _, ValueRef as _};
 use tokio::sync::{Mutex as Turn, OwnedMutexGuard};
+
+use super::checkpoints::{Checkpointer, BACKSTOP_PAGES};
 
 /// What running SQL can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -574,18 +574,14 @@ impl Drop for Tx {
 #[cfg(test)]
 mod tests {
     use super::Sqlite;
+    use crate::store::wal_writes::tests::Scratch;
     use crate::store::wal_writes::WAL_WRITES;
     use std::time::Duration;
 
     #[test]
     fn the_store_writes_its_commits_through_the_gathering_vfs() {
-        let path =
-            std::env::temp_dir().join(format!("ticket-bridge-db-vfs-{}.db", std::process::id()));
-        let db = Sqlite::open(
-            &format!("sqlite://{}", path.display()),
-            Duration::from_secs(1),
-        )
-        .expect("opens");
+        let scratch = Scratch::new("store-vfs");
+        let db = Sqlite::open(&scratch.url(), Duration::from_secs(1)).expect("opens");
         // The first commit starts the WAL, whose header is synced on its own.
         db.with(|c| Ok(c.execute_batch("CREATE TABLE t (x TEXT UNIQUE, y TEXT UNIQUE)")?))
             .expect("creates");
@@ -600,23 +596,12 @@ mod tests {
         assert_eq!(mode, "wal");
         // Two commits of three pages each (the table, two indexes): one write each.
         assert_eq!(WAL_WRITES.with(|n| n.get()) - before, 2);
-        drop(db);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 
     #[test]
     fn the_wal_is_checkpointed_in_the_background() {
-        let path = std::env::temp_dir().join(format!(
-            "ticket-bridge-db-checkpoints-{}.db",
-            std::process::id()
-        ));
-        let db = Sqlite::open(
-            &format!("sqlite://{}", path.display()),
-            Duration::from_secs(1),
-        )
-        .expect("opens");
+        let scratch = Scratch::new("store-checkpoints");
+        let db = Sqlite::open(&scratch.url(), Duration::from_secs(1)).expect("opens");
         // The commits themselves checkpoint only far past what this test writes.
         let backstop: i64 = db
             .with(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
@@ -631,15 +616,11 @@ mod tests {
         }
         // Copied into the database file by the checkpoint thread (the file holds only the
         // schema until a checkpoint).
-        let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+        let size = || std::fs::metadata(scratch.path()).map_or(0, |m| m.len());
         let until = std::time::Instant::now() + Duration::from_secs(10);
         while size() < 500 * 1000 && std::time::Instant::now() < until {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(size() >= 500 * 1000, "database file: {} bytes", size());
-        drop(db);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 }

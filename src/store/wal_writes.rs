@@ -432,16 +432,16 @@ forward_only!(fetch, xFetch, {
 forward_only!(unfetch, xUnfetch, ffi::SQLITE_OK, (offset: i64, page: *mut c_void));
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::{vfs, WAL_WRITES};
     use rusqlite::{Connection, OpenFlags};
     use std::path::PathBuf;
 
     /// A database file of its own, removed with its WAL when dropped.
-    struct Scratch(PathBuf);
+    pub(in crate::store) struct Scratch(PathBuf);
 
     impl Scratch {
-        fn new(name: &str) -> Self {
+        pub(in crate::store) fn new(name: &str) -> Self {
             let path = std::env::temp_dir().join(format!(
                 "ticket-bridge-wal-writes-{name}-{}.db",
                 std::process::id()
@@ -449,6 +449,16 @@ mod tests {
             let scratch = Scratch(path);
             scratch.remove();
             scratch
+        }
+
+        /// Its `sqlite:` URL.
+        pub(in crate::store) fn url(&self) -> String {
+            format!("sqlite://{}", self.0.display())
+        }
+
+        /// The file.
+        pub(in crate::store) fn path(&self) -> &std::path::Path {
+            &self.0
         }
 
         /// A connection through the gathering VFS, set up as the store sets its own.
