@@ -37,6 +37,7 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database at `path` (already open, in WAL mode).
     pub(super) fn start(path: &Path) -> Result<Self, DbError> {
+        // Through SQLite's own VFS: this connection never writes the WAL.
         let conn = rusqlite::Connection::open(path)?;
         // The checkpoint's syncs follow the connection's level, as the writer's would.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
