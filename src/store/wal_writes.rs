@@ -463,16 +463,7 @@ pub(super) mod tests {
 
         /// A connection through the gathering VFS, set up as the store sets its own.
         fn gathering(&self) -> Connection {
-            let vfs = vfs().expect("the VFS registers");
-            let conn = Connection::open_with_flags_and_vfs(&self.0, OpenFlags::default(), vfs)
-                .expect("opens");
-            conn.pragma_update(None, "page_size", 1024)
-                .expect("page size");
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .expect("WAL");
-            conn.pragma_update(None, "synchronous", "NORMAL")
-                .expect("sync");
-            conn
+            open_gathering(&self.0, "NORMAL")
         }
 
         /// A connection through SQLite's own VFS: another reader, as the CLI would be.
@@ -493,6 +484,21 @@ pub(super) mod tests {
         fn drop(&mut self) {
             self.remove();
         }
+    }
+
+    /// A connection to `target` (a path or a `file:` URI) through the gathering VFS, in WAL
+    /// mode with 1 KiB pages and the given `synchronous` level.
+    fn open_gathering(target: impl AsRef<std::path::Path>, synchronous: &str) -> Connection {
+        let vfs = vfs().expect("the VFS registers");
+        let conn =
+            Connection::open_with_flags_and_vfs(target, OpenFlags::default(), vfs).expect("opens");
+        conn.pragma_update(None, "page_size", 1024)
+            .expect("page size");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("WAL");
+        conn.pragma_update(None, "synchronous", synchronous)
+            .expect("sync");
+        conn
     }
 
     fn wal_writes() -> u64 {
@@ -624,16 +630,7 @@ pub(super) mod tests {
         // Without "powersafe overwrite", synchronous = FULL pads each commit to a sector
         // boundary and syncs in the middle of a frame.
         let db = Scratch::new("padded");
-        let uri = format!("file:{}?psow=0", db.0.display());
-        let conn =
-            Connection::open_with_flags_and_vfs(&uri, OpenFlags::default(), vfs().expect("VFS"))
-                .expect("opens");
-        conn.pragma_update(None, "page_size", 1024)
-            .expect("page size");
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .expect("WAL");
-        conn.pragma_update(None, "synchronous", "FULL")
-            .expect("sync");
+        let conn = open_gathering(format!("file:{}?psow=0", db.0.display()), "FULL");
         create_tables(&conn);
         let reader = db.plain();
         let before = wal_writes();
